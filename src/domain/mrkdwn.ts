@@ -1,0 +1,42 @@
+/**
+ * Slack mrkdwn treats `<…>` as a mention, a channel ping or a link and `&` as the start of an
+ * entity. Any text a user typed (reasons, resource names, even echoed typos) must pass through
+ * `escapeMrkdwn` before it is placed in a message, so nobody can smuggle in `<!channel>`,
+ * `<@U123>` or `<https://evil|innocent>`. Emphasis characters (`*`, `_`, `~`, `` ` ``) are left
+ * alone: they can change how text looks but cannot notify anyone or hide a link.
+ *
+ * Convention across jit: the domain produces plain text (which may use mrkdwn emphasis but never
+ * `<…>` markup) and the Slack views escape it once, right before sending.
+ */
+
+const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;" };
+const UNESCAPES: Record<string, string> = { "&amp;": "&", "&lt;": "<", "&gt;": ">" };
+
+/** Escapes `&`, `<` and `>` the way Slack asks, making the text inert inside mrkdwn. */
+export function escapeMrkdwn(text: string): string {
+  return text.replace(/[&<>]/g, (c) => ESCAPES[c] ?? c);
+}
+
+/**
+ * Reverses `escapeMrkdwn`. Slack sends slash-command text with these three entities already
+ * escaped; decoding them (in one pass, so `&amp;lt;` becomes `&lt;`, not `<`) recovers what the
+ * user really typed, which is what we store. No other entities exist in Slack's scheme.
+ */
+export function unescapeMrkdwn(text: string): string {
+  return text.replace(/&(?:amp|lt|gt);/g, (e) => UNESCAPES[e] ?? e);
+}
+
+/**
+ * Quotes user text inside a message, cut to `max` characters so a pasted wall of text is not
+ * echoed back. The result is still plain text: escape it with the rest of the message.
+ */
+export function quote(text: string, max = 40): string {
+  let kept = "";
+  let count = 0;
+  for (const char of text) {
+    if (count === max) return `"${kept}…"`;
+    kept += char;
+    count++;
+  }
+  return `"${text}"`;
+}
