@@ -64,8 +64,29 @@ export class WebhookProvider implements AccessProvider {
     await this.#post("revoke", ctx);
   }
 
-  /** Only proves the URL is well-formed: probing the receiver could have side effects. */
-  async check(): Promise<void> {}
+  /**
+   * Reachability only: an unsigned `HEAD` (safe by HTTP semantics, so no receiver acts on it).
+   * Any answer below 500 — including 401, 404 or 405 — proves something is listening; network
+   * errors, timeouts, 408, 429 and 5xx fail transiently.
+   */
+  async check(): Promise<void> {
+    const what = `webhook check of ${this.endpoint}`;
+    let response: Response;
+    try {
+      response = await fetch(this.#url, {
+        method: "HEAD",
+        redirect: "manual",
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (error) {
+      throw new ProviderError(`${what} failed: ${this.#describe(error)}`, true);
+    }
+    await response.body?.cancel().catch(() => undefined);
+    const status = response.status;
+    if (status === 408 || status === 429 || status >= 500) {
+      throw new ProviderError(`${what} failed: HTTP ${status}`, true);
+    }
+  }
 
   async close(): Promise<void> {}
 

@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { ZodError } from "zod";
+import { PostgresProvider } from "../../src/providers/postgres/provider.js";
+import { createProvider, isProviderKind, providerKinds } from "../../src/providers/registry.js";
+import { WebhookProvider } from "../../src/providers/webhook/provider.js";
+
+describe("provider registry", () => {
+  it("lists exactly the built-in kinds, each with a settings schema", () => {
+    expect(Object.keys(providerKinds).sort()).toEqual(["postgres", "webhook"]);
+    expect(providerKinds.webhook.settings.parse({ url: "https://h/x", secret: "x".repeat(16) }).timeout).toBe(
+      "10s",
+    );
+    expect(providerKinds.postgres.settings.safeParse({ url: "postgres://h/db" }).success).toBe(false);
+  });
+
+  it("creates the provider of the requested kind from validated settings", async () => {
+    const webhook = createProvider("webhook", {
+      url: "https://hooks.example.com/jit",
+      secret: "x".repeat(16),
+    });
+    expect(webhook).toBeInstanceOf(WebhookProvider);
+    await webhook.close();
+    // Creating a postgres provider opens no connection until it is used.
+    const postgres = createProvider("postgres", { url: "postgres://u:p@127.0.0.1:1/app", roles: ["r"] });
+    expect(postgres).toBeInstanceOf(PostgresProvider);
+    await postgres.close();
+  });
+
+  it("validates untyped settings (e.g. straight from YAML) and rejects wrong ones", () => {
+    const fromYaml: unknown = { url: "https://hooks.example.com/jit", secret: "short" };
+    expect(() => createProvider("webhook", fromYaml)).toThrow(ZodError);
+    expect(() => createProvider("postgres", { url: "https://not-postgres", roles: ["r"] })).toThrow(ZodError);
+  });
+
+  it("isProviderKind narrows strings and ignores prototype keys", () => {
+    expect(isProviderKind("postgres")).toBe(true);
+    expect(isProviderKind("webhook")).toBe(true);
+    expect(isProviderKind("github")).toBe(false);
+    expect(isProviderKind("toString")).toBe(false);
+  });
+});
