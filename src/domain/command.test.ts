@@ -193,15 +193,13 @@ describe("parseCommand: audit", () => {
 });
 
 describe("parseCommand: unknown commands", () => {
-  it("names the word and points at /jit help", () => {
-    expect(message("grant staging-db")).toBe(
-      '"grant" is not a /jit command. Try `/jit help` to see them all.',
-    );
+  it("names the word and answers with the usage", () => {
+    expect(message("grant staging-db")).toBe(`"grant" is not a /jit command.\n\n${USAGE}`);
   });
 
   it("suggests the command a typo was probably meant to be", () => {
     expect(message("reqest db 1h x")).toBe(
-      '"reqest" is not a /jit command. Did you mean `/jit request`? Try `/jit help` to see them all.',
+      `"reqest" is not a /jit command. Did you mean \`/jit request\`?\n\n${USAGE}`,
     );
     expect(message("Revok R-7KQ2")).toContain("Did you mean `/jit revoke`?");
   });

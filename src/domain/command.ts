@@ -283,7 +283,7 @@ function unknownCommand(word: string): Invalid {
   const hint = suggestion === null ? "" : ` Did you mean \`${suggestion}\`?`;
   return {
     kind: "invalid",
-    message: `${quote(word)} is not a /jit command.${hint} Try \`/jit help\` to see them all.`,
+    message: `${quote(word)} is not a /jit command.${hint}\n\n${USAGE}`,
   };
 }
 

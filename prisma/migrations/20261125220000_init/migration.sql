@@ -121,3 +121,6 @@ ALTER TABLE "Grant" ADD CONSTRAINT "Grant_requestId_fkey" FOREIGN KEY ("requestI
 -- AddForeignKey
 ALTER TABLE "CardMessage" ADD CONSTRAINT "CardMessage_requestId_fkey" FOREIGN KEY ("requestId") REFERENCES "AccessRequest"("id") ON DELETE CASCADE ON UPDATE CASCADE;
 
+
+-- The audit chain's genesis: appends lock and advance this row (see src/store/audit.ts).
+INSERT INTO "AuditHead" ("id", "seq", "hash") VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');

@@ -1,0 +1,58 @@
+import { enqueueCardSync, enqueueGrant, scheduleRevoke } from "../jobs/schedule.js";
+import type { Deps } from "./deps.js";
+import { runTimeout } from "./timeout.js";
+
+const STALE_MS = 30_000;
+
+/**
+ * The safety net behind every scheduled job. PostgreSQL says what must be true; this makes sure a
+ * job exists for it, so a flushed Redis, a crashed worker or a lost enqueue cannot leave access
+ * behind or a request hanging. Everything it does is idempotent.
+ */
+export async function reconcile(
+  deps: Deps,
+): Promise<{ revoking: number; active: number; regranting: number }> {
+  const now = new Date();
+  const stale = new Date(now.getTime() - STALE_MS);
+  const open = await deps.db.grant.findMany({
+    where: { endedAt: null },
+    select: {
+      id: true,
+      expiresAt: true,
+      revokeRequestedAt: true,
+      request: { select: { status: true, updatedAt: true } },
+    },
+  });
+  let revoking = 0;
+  let regranting = 0;
+  for (const grant of open) {
+    const due =
+      grant.revokeRequestedAt !== null ||
+      grant.request.status === "FAILED" ||
+      (grant.expiresAt !== null && grant.expiresAt <= now);
+    if (due) {
+      revoking++;
+      await scheduleRevoke(deps.queue, grant.id, "now");
+      continue;
+    }
+    if (grant.expiresAt) await scheduleRevoke(deps.queue, grant.id, grant.expiresAt);
+    if (grant.request.status === "APPROVED" && grant.request.updatedAt < stale) {
+      regranting++;
+      await enqueueGrant(deps.queue, grant.id);
+    }
+  }
+  deps.metrics.activeGrants.set(open.length - revoking);
+
+  const overdue = await deps.db.accessRequest.findMany({
+    where: { status: "PENDING", timeoutAt: { lte: now } },
+    select: { id: true },
+  });
+  for (const request of overdue) await runTimeout(deps, request.id);
+
+  const unposted = await deps.db.accessRequest.findMany({
+    where: { status: "PENDING", createdAt: { lt: stale }, cards: { none: {} } },
+    select: { id: true },
+  });
+  for (const request of unposted) await enqueueCardSync(deps.queue, request.id);
+  return { revoking, active: open.length - revoking, regranting };
+}

@@ -1,0 +1,33 @@
+import { type LifecycleEvent, TRANSITIONS } from "../domain/lifecycle.js";
+import { appendAudit } from "../store/audit.js";
+import type { Prisma } from "../store/db.js";
+
+type Tx = Prisma.TransactionClient;
+
+/**
+ * Applies one lifecycle event as a conditional update and records it in the audit chain, in the
+ * caller's transaction. Returns false (and changes nothing) when the request was not in a state the
+ * event applies to: that is how retries, double clicks and replicas racing each other stay harmless.
+ */
+export async function transition(
+  tx: Tx,
+  request: { id: string; resourceId: string },
+  event: LifecycleEvent,
+  actor: string,
+  details: Record<string, unknown> = {},
+): Promise<boolean> {
+  const { from, to } = TRANSITIONS[event];
+  const { count } = await tx.accessRequest.updateMany({
+    where: { id: request.id, status: { in: [...from] } },
+    data: { status: to },
+  });
+  if (count === 0) return false;
+  await appendAudit(tx, {
+    actor,
+    action: `request.${to.toLowerCase()}`,
+    requestId: request.id,
+    resourceId: request.resourceId,
+    details,
+  });
+  return true;
+}

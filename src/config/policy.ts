@@ -1,0 +1,100 @@
+import { z } from "zod";
+import { parseDuration } from "../domain/duration.js";
+import { type ProviderKind, providerKinds } from "../providers/registry.js";
+
+const DURATION_HINT = "must be a duration like 30m, 2h, 1d";
+
+/** A duration written as text in the policy file, parsed to seconds. */
+const Duration = z.string({ error: DURATION_HINT }).transform((text, ctx) => {
+  const parsed = parseDuration(text);
+  if (parsed.ok) return parsed.seconds;
+  ctx.addIssue({ code: "custom", message: DURATION_HINT });
+  return z.NEVER;
+});
+
+const SlackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, "must be a Slack user id like U0123ABCD");
+const SlackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, "must be a Slack user group id like S0123ABCD");
+const SlackChannelId = z.string().regex(/^[CGD][A-Z0-9]{2,}$/, "must be a Slack channel id like C0123ABCD");
+
+const Principals = z
+  .object({ users: z.array(SlackUserId).default([]), groups: z.array(SlackGroupId).default([]) })
+  .strict();
+
+const providerNames = Object.keys(providerKinds) as [ProviderKind, ...ProviderKind[]];
+
+const Resource = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, "must be lower-case letters, digits, . _ or -"),
+    name: z.string().min(1).max(200),
+    provider: z.enum(providerNames, { error: `must be one of ${providerNames.join(", ")}` }),
+    settings: z.record(z.string(), z.unknown()),
+    maxDuration: Duration,
+    requesters: Principals.optional(),
+    approvers: Principals,
+    requiredApprovals: z.number().int().min(1).default(1),
+    selfApproval: z.boolean().default(false),
+    breakglass: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((resource, ctx) => {
+    const settings = providerKinds[resource.provider].settings.safeParse(resource.settings);
+    if (!settings.success) {
+      for (const issue of settings.error.issues) {
+        ctx.addIssue({ code: "custom", path: ["settings", ...issue.path], message: issue.message });
+      }
+    }
+    if (resource.approvers.users.length + resource.approvers.groups.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["approvers"], message: "needs at least one user or group" });
+    }
+    if (
+      resource.approvers.groups.length === 0 &&
+      resource.requiredApprovals > resource.approvers.users.length
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["requiredApprovals"],
+        message: `is ${resource.requiredApprovals} but only ${resource.approvers.users.length} approver(s) are listed`,
+      });
+    }
+  });
+
+export const PolicySchema = z
+  .object({
+    minDuration: Duration.default(60),
+    requestTimeout: Duration.default(3600),
+    admins: z.array(SlackUserId).default([]),
+    approvalsChannel: SlackChannelId.optional(),
+    audit: z
+      .object({
+        channel: SlackChannelId.optional(),
+        schedule: z.string().min(1).optional(),
+        timezone: z.string().default("UTC"),
+      })
+      .strict()
+      .default({ timezone: "UTC" }),
+    resources: z.array(Resource).min(1, "must list at least one resource"),
+  })
+  .strict()
+  .superRefine((policy, ctx) => {
+    const seen = new Set<string>();
+    policy.resources.forEach((resource, index) => {
+      if (seen.has(resource.id)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["resources", index, "id"],
+          message: `"${resource.id}" is used twice`,
+        });
+      }
+      seen.add(resource.id);
+      if (resource.maxDuration < policy.minDuration) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["resources", index, "maxDuration"],
+          message: "is shorter than minDuration",
+        });
+      }
+    });
+  });
+
+export type Policy = z.infer<typeof PolicySchema>;
+export type Resource = Policy["resources"][number];

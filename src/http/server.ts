@@ -1,0 +1,67 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Metrics } from "./metrics.js";
+
+/** A dependency /readyz probes; it rejects (or times out) when the dependency is unusable. */
+export type ReadinessCheck = () => Promise<unknown>;
+
+export interface HttpServerOptions {
+  metrics: Metrics;
+  checks: Record<string, ReadinessCheck>;
+  /** Bolt's request listener for POST /slack/events (HTTP mode only). */
+  slack?: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+const CHECK_TIMEOUT_MS = 2_000;
+
+function withTimeout(check: ReadinessCheck): Promise<unknown> {
+  return Promise.race([
+    check(),
+    new Promise((_, reject) => setTimeout(() => reject(new Error("timed out")), CHECK_TIMEOUT_MS).unref()),
+  ]);
+}
+
+async function readiness(checks: Record<string, ReadinessCheck>) {
+  const results = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      try {
+        await withTimeout(check);
+        return [name, "ok"] as const;
+      } catch (error) {
+        return [name, `down: ${(error as Error).message}`] as const;
+      }
+    }),
+  );
+  const down = results.filter(([, state]) => state !== "ok").map(([name]) => name);
+  return { ready: down.length === 0, down, checks: Object.fromEntries(results) };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+/** One HTTP server for Slack, health, readiness and metrics. */
+export function createHttpServer(options: HttpServerOptions): Server {
+  const server = createServer(async (req, res) => {
+    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    if (req.method === "GET" && path === "/healthz") return sendJson(res, 200, { status: "ok" });
+    if (req.method === "GET" && path === "/readyz") {
+      const result = await readiness(options.checks);
+      return sendJson(res, result.ready ? 200 : 503, {
+        status: result.ready ? "ready" : `unavailable: ${result.down.join(", ")} down`,
+        checks: result.checks,
+      });
+    }
+    if (req.method === "GET" && path === "/metrics") {
+      res.writeHead(200, { "content-type": options.metrics.registry.contentType });
+      return res.end(await options.metrics.registry.metrics());
+    }
+    if (path === "/slack/events" && options.slack) {
+      if (req.method !== "POST") return sendJson(res, 405, { error: "use POST" });
+      return options.slack(req, res);
+    }
+    sendJson(res, 404, { error: "not found" });
+  });
+  server.keepAliveTimeout = 65_000;
+  return server;
+}

@@ -1,0 +1,78 @@
+import type { JobsOptions, Queue } from "bullmq";
+
+/**
+ * Every job jit enqueues, with a deterministic id: enqueuing the same work twice is a no-op while
+ * the first job exists, and the handlers themselves check PostgreSQL before acting, so a job that
+ * does run twice changes nothing the second time.
+ */
+export type JobData =
+  | { name: "grant"; grantId: string }
+  | { name: "revoke"; grantId: string }
+  | { name: "timeout"; requestId: string }
+  | { name: "cards"; requestId: string }
+  | { name: "notify"; requestId: string; event: string }
+  | { name: "reconcile" };
+
+export const jobId = {
+  grant: (grantId: string) => `grant-${grantId}`,
+  revoke: (grantId: string) => `revoke-${grantId}`,
+  timeout: (requestId: string) => `timeout-${requestId}`,
+  notify: (requestId: string, event: string) => `notify-${requestId}-${event}`,
+};
+
+/** Retried "forever" with a capped backoff: a revocation must never give up. */
+export const FOREVER = 1_000_000;
+export const CAPPED_BACKOFF = "capped";
+
+const retryForever: JobsOptions = { attempts: FOREVER, backoff: { type: CAPPED_BACKOFF } };
+const retrySome: JobsOptions = { attempts: 8, backoff: { type: CAPPED_BACKOFF } };
+
+export function enqueueGrant(queue: Queue, grantId: string) {
+  return queue.add("grant", { name: "grant", grantId }, { ...retrySome, jobId: jobId.grant(grantId) });
+}
+
+/**
+ * Makes sure a revocation job exists and runs at `at` ("now" for early revokes and the reconciler),
+ * whatever state an earlier job with the same id is in.
+ */
+export async function scheduleRevoke(queue: Queue, grantId: string, at: Date | "now"): Promise<void> {
+  const id = jobId.revoke(grantId);
+  const delay = at === "now" ? 0 : Math.max(0, at.getTime() - Date.now());
+  const existing = await queue.getJob(id);
+  const state = existing ? await existing.getState() : "missing";
+  if (existing && state === "delayed") {
+    if (delay === 0) await existing.promote();
+    else await existing.changeDelay(delay);
+    return;
+  }
+  if (existing && state === "failed") return existing.retry("failed");
+  if (state === "waiting" || state === "active" || state === "prioritized") return;
+  // Completed jobs keep their id for a while; a finished job must not swallow a new schedule.
+  if (existing && state === "completed") await existing.remove().catch(() => undefined);
+  await queue.add("revoke", { name: "revoke", grantId }, { ...retryForever, jobId: id, delay });
+}
+
+export function scheduleTimeout(queue: Queue, requestId: string, at: Date) {
+  return queue.add(
+    "timeout",
+    { name: "timeout", requestId },
+    { ...retrySome, jobId: jobId.timeout(requestId), delay: Math.max(0, at.getTime() - Date.now()) },
+  );
+}
+
+/**
+ * Brings every copy of a request's approval card up to date. Not deduplicated by id: each run
+ * renders the current state, and runs for one request are serialized by a database lock.
+ */
+export function enqueueCardSync(queue: Queue, requestId: string) {
+  return queue.add("cards", { name: "cards", requestId }, retrySome);
+}
+
+/** One DM to the requester per lifecycle event (granted DMs, which carry secrets, are sent inline). */
+export function enqueueNotify(queue: Queue, requestId: string, event: string) {
+  return queue.add(
+    "notify",
+    { name: "notify", requestId, event },
+    { ...retrySome, jobId: jobId.notify(requestId, event) },
+  );
+}

@@ -1,0 +1,88 @@
+import { DelayedError, type Job, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import { syncCards } from "../app/cards.js";
+import type { Deps } from "../app/deps.js";
+import { runGrant } from "../app/grant.js";
+import { runNotify } from "../app/notify.js";
+import { reconcile } from "../app/reconcile.js";
+import { runRevoke } from "../app/revoke.js";
+import { runTimeout } from "../app/timeout.js";
+import { QUEUE_NAME } from "./queue.js";
+import type { JobData } from "./schedule.js";
+
+export const RECONCILER_ID = "reconciler";
+
+export interface Workers {
+  close(): Promise<void>;
+}
+
+/** Thin dispatch: parse the job, call one use-case. */
+async function process(deps: Deps, job: Job<JobData>, token?: string): Promise<void> {
+  const data = job.data;
+  switch (data.name) {
+    case "grant":
+      return runGrant(deps, data.grantId, { isLast: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) });
+    case "revoke": {
+      const outcome = await runRevoke(deps, data.grantId);
+      if (outcome.kind === "not-due") {
+        await job.moveToDelayed(outcome.at.getTime(), token);
+        throw new DelayedError();
+      }
+      return;
+    }
+    case "timeout":
+      return runTimeout(deps, data.requestId);
+    case "cards":
+      return syncCards(deps, data.requestId);
+    case "notify":
+      return runNotify(deps, data.requestId, data.event);
+    case "reconcile":
+      await reconcile(deps);
+      return;
+  }
+}
+
+/**
+ * Starts the lifecycle worker and the reconciler's job scheduler. The scheduler lives in Redis, so
+ * a local timer re-asserts it: a flushed Redis gets its reconciler back within one interval.
+ */
+export async function startWorkers(deps: Deps, connection: Redis): Promise<Workers> {
+  const { tuning } = deps;
+  const worker = new Worker<JobData>(QUEUE_NAME, (job, token) => process(deps, job, token), {
+    connection,
+    prefix: deps.env.JIT_QUEUE_PREFIX,
+    concurrency: tuning.workerConcurrency,
+    settings: {
+      backoffStrategy: (attemptsMade: number) => {
+        const delay = Math.min(tuning.retryCapMs, tuning.retryBaseMs * 2 ** Math.max(0, attemptsMade - 1));
+        return Math.round(delay * (0.8 + Math.random() * 0.4));
+      },
+    },
+  });
+  worker.on("failed", (job, error) =>
+    deps.logger.warn(
+      { job: job?.id, name: job?.name, attempts: job?.attemptsMade, err: error.message },
+      "job failed",
+    ),
+  );
+  worker.on("error", (error) => deps.logger.error({ err: error.message }, "worker error"));
+  const ensureReconciler = () =>
+    deps.queue
+      .upsertJobScheduler(
+        RECONCILER_ID,
+        { every: tuning.reconcileEveryMs },
+        { name: "reconcile", data: { name: "reconcile" } },
+      )
+      .catch((error) => deps.logger.error({ err: error.message }, "could not schedule the reconciler"));
+  await ensureReconciler();
+  const timer = setInterval(ensureReconciler, tuning.reconcileEveryMs);
+  timer.unref();
+  return {
+    async close() {
+      clearInterval(timer);
+      await worker.close();
+      await deps.providers.close();
+      connection.disconnect();
+    },
+  };
+}

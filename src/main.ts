@@ -1,0 +1,110 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createDeps, type Tuning } from "./app/deps.js";
+import type { Env } from "./config/env.js";
+import type { Policy } from "./config/policy.js";
+import { createMetrics } from "./http/metrics.js";
+import { createHttpServer } from "./http/server.js";
+import { createQueue } from "./jobs/queue.js";
+import { createRedis } from "./jobs/redis.js";
+import { startWorkers, type Workers } from "./jobs/workers.js";
+import type { Logger } from "./log.js";
+import { createSlackApp, identifyBot } from "./slack/app.js";
+import { type Inflight, registerSlackHandlers } from "./slack/handlers.js";
+import { createDb } from "./store/db.js";
+import { migrate } from "./store/migrator.js";
+
+export type Role = "web" | "worker" | "all";
+
+/** Logs a repeating error at most every 10 s (a down Redis fails every reconnect attempt). */
+function throttledLog(logger: Logger, message: string): (error: Error) => void {
+  let last = 0;
+  return (error) => {
+    if (Date.now() - last < 10_000) return;
+    last = Date.now();
+    logger.warn({ err: error.message }, message);
+  };
+}
+
+export interface RunningJit {
+  /** The HTTP port actually bound (useful with PORT=0), when the web role runs. */
+  port?: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: migrate, build dependencies, then start the web role (HTTP + Slack),
+ * the worker role (BullMQ workers and the reconciler), or both.
+ */
+export async function startJit(options: {
+  env: Env;
+  policy: Policy;
+  role: Role;
+  logger: Logger;
+  tuning?: Partial<Tuning>;
+}): Promise<RunningJit> {
+  const { env, policy, role, logger } = options;
+  const identity = await identifyBot(env);
+  const migrated = await migrate(env.DATABASE_URL);
+  for (const name of migrated.applied) logger.info({ migration: name }, "applied migration");
+
+  const db = createDb(env.DATABASE_URL);
+  const redisError = throttledLog(logger, "redis connection error");
+  const producerRedis = createRedis(env.REDIS_URL, "producer", redisError);
+  const queue = createQueue(producerRedis, env.JIT_QUEUE_PREFIX);
+  const metrics = createMetrics();
+  const slack = createSlackApp(env, logger, identity);
+  const deps = createDeps(
+    { env, policy, db, queue, slack: slack.app.client, logger, metrics },
+    options.tuning,
+  );
+
+  let server: Server | undefined;
+  let workers: Workers | undefined;
+  let port: number | undefined;
+  let inflight: Inflight | undefined;
+  if (role !== "worker") {
+    inflight = registerSlackHandlers(slack.app, deps);
+    server = createHttpServer({
+      metrics,
+      checks: {
+        postgres: () => db.$queryRaw`SELECT 1`,
+        redis: () => producerRedis.ping(),
+      },
+      slack: slack.receiver?.requestListener,
+    });
+    await new Promise<void>((resolve, reject) => {
+      server?.once("error", reject);
+      server?.listen(env.PORT, resolve);
+    });
+    port = (server.address() as AddressInfo).port;
+    if (!slack.receiver) await slack.app.start();
+    logger.info({ port, mode: slack.receiver ? "http" : "socket" }, "web role listening");
+  }
+  if (role !== "web") {
+    workers = await startWorkers(deps, createRedis(env.REDIS_URL, "worker", redisError));
+    logger.info("worker role running");
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      logger.info("shutting down: no new work; finishing what is in flight");
+      if (server) {
+        const closed = new Promise<void>((resolve) => server?.close(() => resolve()));
+        server.closeIdleConnections();
+        await inflight?.drain();
+        server.closeAllConnections();
+        await closed;
+      }
+      if (!slack.receiver) await slack.app.stop();
+      await workers?.close();
+      await queue.close();
+      producerRedis.disconnect();
+      await db.$disconnect();
+      logger.info("stopped");
+    })();
+    return stopping;
+  };
+  return { port, stop };
+}

@@ -1,0 +1,162 @@
+import type { App, RespondFn } from "@slack/bolt";
+import { decide } from "../app/decide.js";
+import type { Deps } from "../app/deps.js";
+import { listMine, listResources, showStatus } from "../app/queries.js";
+import { checkRequest, requestAccess } from "../app/request-access.js";
+import type { Outcome } from "../app/result.js";
+import { cancelRequest, revokeEarly } from "../app/withdraw.js";
+import { checkReason, type ParsedCommand, parseCommand, USAGE } from "../domain/command.js";
+import { parseDuration } from "../domain/duration.js";
+import { escapeMrkdwn } from "../domain/mrkdwn.js";
+import type { Logger } from "../log.js";
+import { readRequestModal, requestModal } from "./modal.js";
+import {
+  ACTION_APPROVE,
+  ACTION_DENY,
+  BLOCK_DURATION,
+  BLOCK_REASON,
+  BLOCK_RESOURCE,
+  VIEW_REQUEST,
+} from "./wire.js";
+
+const ephemeral = (text: string) => ({ response_type: "ephemeral" as const, text });
+const outcomeText = (outcome: Outcome) =>
+  escapeMrkdwn(outcome.ok ? outcome.message : `:warning: ${outcome.message}`);
+const LATER = new Set(["extend", "breakglass", "audit"]);
+
+/** Tracks listener work still running after its ack, so shutdown can let it finish. */
+export class Inflight {
+  private readonly running = new Set<Promise<unknown>>();
+  track<T>(work: Promise<T>): Promise<T> {
+    this.running.add(work);
+    work.finally(() => this.running.delete(work)).catch(() => undefined);
+    return work;
+  }
+  async drain(timeoutMs = 10_000): Promise<void> {
+    const deadline = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
+    await Promise.race([Promise.allSettled([...this.running]), deadline]);
+  }
+}
+
+/** Runs the slow part of a command after the ack and answers through response_url. */
+async function answerLater(respond: RespondFn, log: Logger, work: () => Promise<string>): Promise<void> {
+  let text: string;
+  try {
+    text = await work();
+  } catch (error) {
+    log.error({ err: error }, "command failed");
+    text =
+      ":warning: Something went wrong on jit's side and nothing was changed. Please try again in a minute.";
+  }
+  await respond(ephemeral(text));
+}
+
+async function runCommand(deps: Deps, userId: string, parsed: ParsedCommand): Promise<string> {
+  switch (parsed.kind) {
+    case "request":
+      return outcomeText(
+        await requestAccess(deps, {
+          requesterId: userId,
+          resourceId: parsed.resource,
+          durationSec: parsed.durationSec,
+          reason: parsed.reason,
+        }),
+      );
+    case "resources":
+      return listResources(deps, userId);
+    case "list":
+      return listMine(deps, userId);
+    case "status": {
+      const outcome = await showStatus(deps, userId, parsed.id);
+      return outcome.ok ? outcome.message : outcomeText(outcome);
+    }
+    case "cancel":
+      return outcomeText(await cancelRequest(deps, userId, parsed.id));
+    case "revoke":
+      return outcomeText(await revokeEarly(deps, userId, parsed.id, parsed.reason));
+    default:
+      return escapeMrkdwn(USAGE);
+  }
+}
+
+/** Wires `/jit`, the card buttons and the request modal to their use-cases. Handlers stay thin. */
+export function registerSlackHandlers(app: App, deps: Deps): Inflight {
+  const inflight = new Inflight();
+  const logOf = (context: Record<string, unknown>) => (context.log as Logger | undefined) ?? deps.logger;
+
+  app.command("/jit", async ({ command, ack, respond, client, context }) => {
+    const parsed = parseCommand(command.text ?? "");
+    deps.metrics.commands.inc({ subcommand: parsed.kind });
+    if (parsed.kind === "help") return ack(ephemeral(escapeMrkdwn(USAGE)));
+    if (parsed.kind === "invalid") return ack(ephemeral(escapeMrkdwn(parsed.message)));
+    if (LATER.has(parsed.kind)) {
+      return ack(ephemeral(`\`/jit ${parsed.kind}\` is not available yet in this version of jit.`));
+    }
+    await ack();
+    const log = logOf(context);
+    if (parsed.kind === "request-modal") {
+      await inflight.track(
+        deps.access
+          .requestable(command.user_id)
+          .then((resources) =>
+            client.views.open({ trigger_id: command.trigger_id, view: requestModal(resources) }),
+          )
+          .catch(async (error) => {
+            log.error({ err: error }, "could not open the request form");
+            await respond(
+              ephemeral(
+                escapeMrkdwn(
+                  "I could not open the request form; use `/jit request <resource> <duration> <reason…>`.",
+                ),
+              ),
+            );
+          }),
+      );
+      return;
+    }
+    await inflight.track(answerLater(respond, log, () => runCommand(deps, command.user_id, parsed)));
+  });
+
+  for (const [actionId, outcome] of [
+    [ACTION_APPROVE, "APPROVE"],
+    [ACTION_DENY, "DENY"],
+  ] as const) {
+    app.action(actionId, async ({ ack, body, action, respond, context }) => {
+      await ack();
+      const requestId = "value" in action && typeof action.value === "string" ? action.value : "";
+      await inflight.track(
+        answerLater(respond, logOf(context), async () =>
+          outcomeText(await decide(deps, { requestId, approverId: body.user.id, outcome })),
+        ),
+      );
+    });
+  }
+
+  app.view(VIEW_REQUEST, async ({ ack, body, view, context }) => {
+    const form = readRequestModal(view.state.values);
+    const errors: Record<string, string> = {};
+    const duration = parseDuration(form.duration);
+    if (!form.resource) errors[BLOCK_RESOURCE] = "Choose a resource.";
+    if (!duration.ok) errors[BLOCK_DURATION] = duration.error;
+    const reasonError = checkReason(form.reason);
+    if (reasonError) errors[BLOCK_REASON] = reasonError;
+    const input = {
+      requesterId: body.user.id,
+      resourceId: form.resource,
+      durationSec: duration.ok ? duration.seconds : 0,
+      reason: form.reason,
+    };
+    if (Object.keys(errors).length === 0) {
+      const refusal = await checkRequest(deps, input);
+      if (refusal) errors[refusal.field === "resource" ? BLOCK_RESOURCE : BLOCK_DURATION] = refusal.message;
+    }
+    if (Object.keys(errors).length > 0) return ack({ response_action: "errors", errors });
+    await ack();
+    await inflight.track(
+      requestAccess(deps, input)
+        .then((outcome) => deps.messenger.dm(body.user.id, outcomeText(outcome)))
+        .catch((error) => logOf(context).error({ err: error }, "request from the form failed")),
+    );
+  });
+  return inflight;
+}

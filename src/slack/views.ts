@@ -1,0 +1,129 @@
+import type { KnownBlock } from "@slack/types";
+import { formatDuration } from "../domain/duration.js";
+import type { RequestStatus } from "../domain/lifecycle.js";
+import { escapeMrkdwn } from "../domain/mrkdwn.js";
+import { ACTION_APPROVE, ACTION_DENY } from "./wire.js";
+
+/**
+ * Block Kit views: pure functions from state to blocks. User-typed text is escaped here, once;
+ * the only markup we emit ourselves is user mentions of Slack ids that Slack gave us.
+ */
+export interface CardState {
+  id: string;
+  requesterId: string;
+  resourceId: string;
+  resourceName: string;
+  durationSec: number;
+  reason: string;
+  status: RequestStatus;
+  requiredApprovals: number;
+  decisions: { approverId: string; outcome: "APPROVE" | "DENY" }[];
+  expiresAt?: Date | null;
+  endedBy?: string | null;
+  lastError?: string | null;
+}
+
+const mention = (userId: string) => `<@${userId}>`;
+
+/** A Slack date token: every reader sees the time in their own time zone. */
+export function slackDate(date: Date): string {
+  const seconds = Math.floor(date.getTime() / 1000);
+  return `<!date^${seconds}^{date_short_pretty} {time}|${date.toISOString()}>`;
+}
+
+function outcomeLine(card: CardState): string {
+  const approvers = card.decisions.filter((d) => d.outcome === "APPROVE").map((d) => mention(d.approverId));
+  const denier = card.decisions.find((d) => d.outcome === "DENY");
+  const approvedBy = approvers.length ? `Approved by ${approvers.join(", ")}` : "";
+  switch (card.status) {
+    case "PENDING":
+      return approvers.length
+        ? `:hourglass: ${approvedBy}; ${card.requiredApprovals - approvers.length} more approval(s) needed`
+        : `:hourglass: Waiting for ${card.requiredApprovals} approval(s)`;
+    case "APPROVED":
+      return `:white_check_mark: ${approvedBy}; granting access…`;
+    case "ACTIVE":
+      return `:white_check_mark: ${approvedBy}; access granted${card.expiresAt ? ` until ${slackDate(card.expiresAt)}` : ""}`;
+    case "EXPIRED":
+      return `:white_check_mark: ${approvedBy}; access expired and was revoked`;
+    case "REVOKED":
+      return `:white_check_mark: ${approvedBy}; access revoked early${card.endedBy ? ` by ${mention(card.endedBy)}` : ""}`;
+    case "DENIED":
+      return `:no_entry: Denied by ${denier ? mention(denier.approverId) : "an approver"}`;
+    case "CANCELLED":
+      return ":heavy_multiplication_x: Cancelled by the requester";
+    case "TIMED_OUT":
+      return ":alarm_clock: Expired: no decision in time";
+    case "FAILED":
+      return `:warning: ${approvedBy}; the grant failed${card.lastError ? `: ${escapeMrkdwn(card.lastError)}` : ""}`;
+  }
+}
+
+export function cardText(card: CardState): string {
+  return `${card.id}: ${card.requesterId} requests ${card.resourceId} for ${formatDuration(card.durationSec)} (${card.status.toLowerCase()})`;
+}
+
+export function approvalCard(card: CardState): KnownBlock[] {
+  const blocks: KnownBlock[] = [
+    {
+      type: "section",
+      text: {
+        type: "mrkdwn",
+        text:
+          `${mention(card.requesterId)} requests *${escapeMrkdwn(card.resourceName)}* ` +
+          `(\`${escapeMrkdwn(card.resourceId)}\`) for *${formatDuration(card.durationSec)}*`,
+      },
+    },
+    { type: "section", text: { type: "mrkdwn", text: `*Reason:* ${escapeMrkdwn(card.reason)}` } },
+    {
+      type: "context",
+      elements: [
+        { type: "mrkdwn", text: `Request \`${card.id}\` · needs ${card.requiredApprovals} approval(s)` },
+      ],
+    },
+    { type: "section", text: { type: "mrkdwn", text: outcomeLine(card) } },
+  ];
+  if (card.status === "PENDING") {
+    blocks.push({
+      type: "actions",
+      block_id: `decide:${card.id}`,
+      elements: [
+        {
+          type: "button",
+          action_id: ACTION_APPROVE,
+          text: { type: "plain_text", text: "Approve" },
+          style: "primary",
+          value: card.id,
+        },
+        {
+          type: "button",
+          action_id: ACTION_DENY,
+          text: { type: "plain_text", text: "Deny" },
+          style: "danger",
+          value: card.id,
+        },
+      ],
+    });
+  }
+  return blocks;
+}
+
+/** One line per request for `/jit list` and `/jit status`. */
+export function requestLine(card: CardState): string {
+  const until = card.status === "ACTIVE" && card.expiresAt ? ` until ${slackDate(card.expiresAt)}` : "";
+  return (
+    `\`${card.id}\` *${escapeMrkdwn(card.resourceId)}* for ${formatDuration(card.durationSec)} — ` +
+    `${card.status.toLowerCase().replace("_", " ")}${until}`
+  );
+}
+
+export function statusText(card: CardState): string {
+  return [
+    `*Request \`${card.id}\`*`,
+    `Requester: ${mention(card.requesterId)}`,
+    `Resource: *${escapeMrkdwn(card.resourceName)}* (\`${escapeMrkdwn(card.resourceId)}\`)`,
+    `Duration: ${formatDuration(card.durationSec)}`,
+    `Reason: ${escapeMrkdwn(card.reason)}`,
+    `Status: ${outcomeLine(card)}`,
+  ].join("\n");
+}

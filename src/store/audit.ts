@@ -1,0 +1,126 @@
+import { createHash } from "node:crypto";
+import type { Db, Prisma } from "./db.js";
+
+/**
+ * The tamper-evident audit history. Each event's hash covers the previous event's hash and the
+ * event itself, so altering or removing any event breaks every hash after it; the head row catches
+ * removal of the newest events. Appends happen inside the caller's transaction, so an event exists
+ * exactly when the state change it records was committed.
+ */
+export interface AuditInput {
+  actor: string;
+  action: string;
+  requestId?: string | null;
+  resourceId?: string | null;
+  /** Never put a secret here. */
+  details?: Record<string, unknown>;
+}
+
+export interface AuditRecord {
+  seq: bigint;
+  at: Date;
+  actor: string;
+  action: string;
+  requestId: string | null;
+  resourceId: string | null;
+  details: unknown;
+  prevHash: string;
+  hash: string;
+}
+
+export const GENESIS_HASH = "0".repeat(64);
+
+type Tx = Prisma.TransactionClient;
+
+/** JSON with sorted keys, so PostgreSQL's jsonb key reordering cannot change a hash. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export function hashEvent(prevHash: string, event: Omit<AuditRecord, "hash" | "prevHash">): string {
+  const body = canonicalJson([
+    event.seq.toString(),
+    event.at.toISOString(),
+    event.actor,
+    event.action,
+    event.requestId,
+    event.resourceId,
+    event.details,
+  ]);
+  return createHash("sha256").update(`${prevHash}\n${body}`).digest("hex");
+}
+
+/** Appends one event; must run inside a transaction (the head row lock orders concurrent appends). */
+export async function appendAudit(tx: Tx, input: AuditInput): Promise<AuditRecord> {
+  const [head] = await tx.$queryRaw<{ seq: bigint; hash: string }[]>`
+    UPDATE "AuditHead" SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash`;
+  if (!head) throw new Error("audit head row is missing; was the database migrated?");
+  // Millisecond precision: what TIMESTAMP(3) stores, so the hash can be recomputed from the row.
+  const at = new Date(Math.floor(Date.now()));
+  const event = {
+    seq: head.seq,
+    at,
+    actor: input.actor,
+    action: input.action,
+    requestId: input.requestId ?? null,
+    resourceId: input.resourceId ?? null,
+    details: JSON.parse(JSON.stringify(input.details ?? {})) as unknown,
+  };
+  const hash = hashEvent(head.hash, event);
+  await tx.auditEvent.create({
+    data: { ...event, details: event.details as Prisma.InputJsonValue, prevHash: head.hash, hash },
+  });
+  await tx.auditHead.update({ where: { id: 1 }, data: { hash } });
+  return { ...event, prevHash: head.hash, hash };
+}
+
+export type VerifyResult =
+  | { ok: true; events: number }
+  | { ok: false; events: number; badSeq: bigint; problem: string };
+
+/** Walks the whole chain in order; names the first event that does not check out. */
+export async function verifyAudit(db: Db, batchSize = 2000): Promise<VerifyResult> {
+  let prevHash = GENESIS_HASH;
+  let expectedSeq = 1n;
+  let count = 0;
+  for (;;) {
+    const batch = await db.auditEvent.findMany({
+      where: { seq: { gte: expectedSeq } },
+      orderBy: { seq: "asc" },
+      take: batchSize,
+    });
+    for (const event of batch) {
+      if (event.seq !== expectedSeq) {
+        return { ok: false, events: count, badSeq: expectedSeq, problem: `event ${expectedSeq} is missing` };
+      }
+      if (event.prevHash !== prevHash) {
+        return { ok: false, events: count, badSeq: event.seq, problem: "its previous-hash link is broken" };
+      }
+      if (hashEvent(prevHash, event) !== event.hash) {
+        return { ok: false, events: count, badSeq: event.seq, problem: "its contents do not match its hash" };
+      }
+      prevHash = event.hash;
+      expectedSeq++;
+      count++;
+    }
+    if (batch.length < batchSize) break;
+  }
+  const head = await db.auditHead.findUnique({ where: { id: 1 } });
+  if (!head) return { ok: false, events: count, badSeq: expectedSeq, problem: "the chain head is missing" };
+  if (head.seq !== expectedSeq - 1n || head.hash !== prevHash) {
+    return {
+      ok: false,
+      events: count,
+      badSeq: expectedSeq,
+      problem: `the chain ends at event ${expectedSeq - 1n} but ${head.seq} events were written (events removed)`,
+    };
+  }
+  return { ok: true, events: count };
+}

@@ -1,0 +1,194 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrate, readMigrations } from "../../src/store/migrator.js";
+import {
+  dropDatabase,
+  type Harness,
+  SIGNING_SECRET,
+  startHarness,
+  testDatabaseUrl,
+} from "../support/harness.js";
+import { nowSeconds, sendSigned, slashCommandBody } from "../support/slack-requests.js";
+import { policyWith } from "./policies.js";
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({ label: "foundation", policy: policyWith({ url: "http://127.0.0.1:9/hook" }) });
+});
+afterAll(() => h?.stop());
+
+describe("HTTP endpoints", () => {
+  it("answers /healthz, /readyz and /metrics", async () => {
+    expect((await fetch(`${h.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${h.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ checks: { postgres: "ok", redis: "ok" } });
+    const metrics = await (await fetch(`${h.url}/metrics`)).text();
+    expect(metrics).toContain("# TYPE jit_slash_commands_total counter");
+  });
+
+  it("answers 503 naming Redis when Redis is unreachable", async () => {
+    const broken = await startHarness({
+      label: "noredis",
+      policy: policyWith({ url: "http://127.0.0.1:9/hook" }),
+      env: { REDIS_URL: "redis://127.0.0.1:6390" },
+      role: "web",
+      standin: h.standin,
+    });
+    try {
+      const ready = await fetch(`${broken.url}/readyz`);
+      expect(ready.status).toBe(503);
+      const body = (await ready.json()) as { status: string; checks: Record<string, string> };
+      expect(body.status).toBe("unavailable: redis down");
+      expect(body.checks.postgres).toBe("ok");
+      expect(body.checks.redis).toMatch(/^down/);
+    } finally {
+      await broken.stop();
+    }
+  });
+});
+
+describe("Slack request verification", () => {
+  const body = () =>
+    slashCommandBody({ text: "help", userId: "U0ALICE", responseUrl: h.standin.responseUrl() });
+
+  it("answers a signed /jit help with the usage, well within 3 s", async () => {
+    const result = await sendSigned(h.url, body(), { secret: SIGNING_SECRET });
+    expect(result.status).toBe(200);
+    expect(result.ms).toBeLessThan(3_000);
+    expect(result.json).toMatchObject({ response_type: "ephemeral" });
+    expect((result.json as { text: string }).text).toContain(
+      "/jit request &lt;resource&gt; &lt;duration&gt;",
+    );
+  });
+
+  it("answers unknown subcommands with the usage", async () => {
+    const result = await sendSigned(
+      h.url,
+      slashCommandBody({ text: "frobnicate", userId: "U0ALICE", responseUrl: h.standin.responseUrl() }),
+      {
+        secret: SIGNING_SECRET,
+      },
+    );
+    expect(result.status).toBe(200);
+    const text = (result.json as { text: string }).text;
+    expect(text).toContain('"frobnicate" is not a /jit command');
+    expect(text).toContain("/jit resources");
+  });
+
+  it.each([
+    ["unsigned", { unsigned: true }],
+    ["badly signed", { signature: "v0=0000000000000000000000000000000000000000000000000000000000000000" }],
+    ["signed with another secret", { secret: "not-the-secret" }],
+    ["six minutes old", { timestamp: nowSeconds() - 6 * 60 }],
+  ])("rejects a request that is %s with 401 and records nothing", async (_name, options) => {
+    const before = await h.db.auditEvent.count();
+    const result = await sendSigned(
+      h.url,
+      slashCommandBody({
+        text: "request deploy-hook 1h x",
+        userId: "U0ALICE",
+        responseUrl: h.standin.responseUrl(),
+      }),
+      {
+        secret: SIGNING_SECRET,
+        ...options,
+      },
+    );
+    expect(result.status).toBe(401);
+    expect(await h.db.accessRequest.count()).toBe(0);
+    expect(await h.db.auditEvent.count()).toBe(before);
+  });
+});
+
+describe("migrations", () => {
+  it("migrates exactly once when two processes start against the same empty database", async () => {
+    const url = testDatabaseUrl("migrate-race");
+    try {
+      const results = await Promise.all([migrate(url), migrate(url), migrate(url)]);
+      const expected = readMigrations().map((m) => m.name);
+      expect(results.flatMap((r) => r.applied).sort()).toEqual(expected.sort());
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const rows = await client.query(
+        `SELECT migration_name, checksum, finished_at FROM "_prisma_migrations"`,
+      );
+      await client.end();
+      expect(rows.rowCount).toBe(expected.length);
+      expect(rows.rows.every((r) => r.finished_at !== null && /^[0-9a-f]{64}$/.test(r.checksum))).toBe(true);
+    } finally {
+      await dropDatabase(url);
+    }
+  });
+
+  it("refuses to start when an applied migration was changed", async () => {
+    const url = testDatabaseUrl("checksum");
+    try {
+      await migrate(url);
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query(`UPDATE "_prisma_migrations" SET checksum = repeat('0', 64)`);
+      await client.end();
+      await expect(migrate(url)).rejects.toThrow(/changed after it was applied/);
+    } finally {
+      await dropDatabase(url);
+    }
+  });
+});
+
+/** Runs the real CLI (`jit …`) as a child process and collects its output. */
+function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
+      env: { ...process.env, ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("start-up configuration errors", () => {
+  const dir = mkdtempSync(join(tmpdir(), "jit-config-"));
+
+  it("stops with exit 1 naming the bad key's path, and nothing else", async () => {
+    const file = join(dir, "bad.yaml");
+    writeFileSync(
+      file,
+      policyWith({ url: "http://127.0.0.1:9/hook" }).replace("maxDuration: 4h", "maxDuration: 4 hours"),
+    );
+    const result = await runCli(["start"], { ...h.env, JIT_CONFIG: file, PORT: "0" });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `jit: invalid policy file ${file}:\n  - resources[0].maxDuration: must be a duration like 30m, 2h, 1d\n`,
+    );
+    expect(result.stdout).toBe("");
+  });
+
+  it("names an unknown key", async () => {
+    const file = join(dir, "unknown.yaml");
+    writeFileSync(
+      file,
+      policyWith({ url: "http://127.0.0.1:9/hook" }).replace("requiredApprovals:", "requiredApprovers:"),
+    );
+    const result = await runCli(["config", "check", file], {});
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`resources[0]: unknown key(s) "requiredApprovers"`);
+  });
+
+  it("names a bad environment variable", async () => {
+    const result = await runCli(["start"], { ...h.env, SLACK_BOT_TOKEN: "not-a-token", PORT: "0" });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("SLACK_BOT_TOKEN: must be a bot token starting with xoxb-");
+  });
+});

@@ -1,0 +1,26 @@
+/** Policy files used by the integration tests (YAML, as users write them). */
+export function policyWith(options: {
+  url: string;
+  secret?: string;
+  requiredApprovals?: number;
+  selfApproval?: boolean;
+  requestTimeout?: string;
+  extra?: string;
+}): string {
+  return `
+minDuration: 1s
+requestTimeout: ${options.requestTimeout ?? "1h"}
+admins: [U0ADMIN]
+approvalsChannel: C0APPROVALS
+audit: { channel: C0AUDIT }
+resources:
+  - id: deploy-hook
+    name: Deploy hook
+    provider: webhook
+    settings: { url: "${options.url}", secret: "${options.secret ?? "webhook-secret-0123456789"}", timeout: 1s }
+    maxDuration: 4h
+    approvers: { users: [U0LEAD1, U0LEAD2], groups: [S0SRE] }
+    requiredApprovals: ${options.requiredApprovals ?? 1}
+    selfApproval: ${options.selfApproval ?? false}
+${options.extra ?? ""}`;
+}
