@@ -1,0 +1,40 @@
+# syntax=docker/dockerfile:1
+# jit: just-in-time access approved in Slack.
+#   docker build -t jit .
+#   docker run --env-file .env -v "$PWD/jit.config.yaml:/config/jit.config.yaml:ro" -p 3000:3000 jit
+# (or: docker compose up, see docker-compose.yml)
+
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+# ---- build: install everything, generate the Prisma client, compile, drop dev dependencies ----
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+ENV NODE_ENV=development
+COPY package.json package-lock.json ./
+# postinstall runs scripts/prisma-generate.mjs, which needs the script and the schema.
+COPY scripts ./scripts
+COPY prisma ./prisma
+COPY prisma.config.ts ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+# The client was generated into src/generated/ by postinstall; tsc compiles it into dist/ with the rest.
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+# ---- runtime: production dependencies, compiled code, migrations ----
+FROM ${NODE_IMAGE} AS runtime
+WORKDIR /app
+ENV NODE_ENV=production \
+    PORT=3000 \
+    JIT_CONFIG=/config/jit.config.yaml
+# package.json marks the package root: migrations are read from <root>/prisma/migrations.
+COPY --from=build --chown=node:node /app/package.json ./package.json
+COPY --from=build --chown=node:node /app/node_modules ./node_modules
+COPY --from=build --chown=node:node /app/dist ./dist
+COPY --from=build --chown=node:node /app/prisma ./prisma
+USER node
+EXPOSE 3000
+# /healthz answers when the web role runs (start --role all|web); slim images have no curl.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/src/cli.js", "start"]
