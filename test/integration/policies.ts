@@ -22,5 +22,12 @@ resources:
     approvers: { users: [U0LEAD1, U0LEAD2], groups: [S0SRE] }
     requiredApprovals: ${options.requiredApprovals ?? 1}
     selfApproval: ${options.selfApproval ?? false}
+  - id: two-keys
+    name: Two-person rule
+    provider: webhook
+    settings: { url: "${options.url}", secret: "${options.secret ?? "webhook-secret-0123456789"}", timeout: 1s }
+    maxDuration: 1h
+    approvers: { users: [U0LEAD1, U0LEAD2] }
+    requiredApprovals: 2
 ${options.extra ?? ""}`;
 }
