@@ -49,7 +49,9 @@ export function createDeps(
   parts: Omit<Deps, "directory" | "providers" | "access" | "messenger" | "tuning">,
   tuning: Partial<Tuning> = {},
 ): Deps {
-  const directory = new SlackDirectory(parts.slack);
+  const directory = new SlackDirectory(parts.slack, (groupId, error) =>
+    parts.logger.warn({ groupId, err: (error as Error).message }, "cannot read Slack user group; treating it as empty"),
+  );
   return {
     ...parts,
     directory,

@@ -16,16 +16,23 @@ export class SlackDirectory {
 
   constructor(
     private readonly client: WebClient,
+    private readonly onError: (groupId: string, error: unknown) => void = () => undefined,
     private readonly ttlMs = 60_000,
   ) {}
 
   groupMembers(groupId: string): Promise<Set<string>> {
     const cached = this.groups.get(groupId);
     if (cached && Date.now() - cached.at < this.ttlMs) return cached.members;
+    // A group Slack cannot resolve (deleted, or a typo in the policy) grants nobody anything, but
+    // must not stop the other approvers from getting their cards. Failures are not cached.
     const members = this.client.usergroups.users
       .list({ usergroup: groupId })
-      .then((answer) => new Set(answer.users ?? []));
-    members.catch(() => this.groups.delete(groupId));
+      .then((answer) => new Set(answer.users ?? []))
+      .catch((error: unknown) => {
+        this.groups.delete(groupId);
+        this.onError(groupId, error);
+        return new Set<string>();
+      });
     this.groups.set(groupId, { at: Date.now(), members });
     return members;
   }

@@ -36,6 +36,8 @@ export const EnvSchema = z
   .refine((env) => env.SLACK_SIGNING_SECRET || env.SLACK_APP_TOKEN, {
     path: ["SLACK_SIGNING_SECRET"],
     message: "is required unless SLACK_APP_TOKEN (Socket Mode) is set",
+    // Check even when other variables are already wrong (e.g. PORT=abc), so one run lists every problem.
+    when: () => true,
   });
 
 export type Env = z.infer<typeof EnvSchema>;

@@ -39,8 +39,13 @@ export function interpolate(
   if (typeof value === "string") {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_match, name: string) => {
       const found = env[name];
-      if (found === undefined)
-        problems.push({ path: formatPath(path), message: `environment variable ${name} is not set` });
+      const problem = { path: formatPath(path), message: `environment variable ${name} is not set` };
+      // "${U}:${U}" names U once.
+      if (
+        found === undefined &&
+        !problems.some((p) => p.path === problem.path && p.message === problem.message)
+      )
+        problems.push(problem);
       return found ?? "";
     });
   }
@@ -63,7 +68,8 @@ export function parsePolicy(
   if (document.errors.length > 0) {
     throw new ConfigError(
       source,
-      document.errors.map((error) => error.message.split("\n")[0] ?? error.message),
+      // First line only ("… at line 2, column 3:"), without the colon that introduced the code excerpt.
+      document.errors.map((error) => (error.message.split("\n")[0] ?? error.message).replace(/:$/, "")),
     );
   }
   const missing: { path: string; message: string }[] = [];

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { parseDuration } from "../domain/duration.js";
-import { type ProviderKind, providerKinds } from "../providers/registry.js";
+import { isProviderKind, type ProviderKind, providerKinds } from "../providers/registry.js";
 
 const DURATION_HINT = "must be a duration like 30m, 2h, 1d";
 
@@ -22,6 +22,18 @@ const Principals = z
 
 const providerNames = Object.keys(providerKinds) as [ProviderKind, ...ProviderKind[]];
 
+function hasKnownProvider(value: unknown): boolean {
+  if (!value || typeof value !== "object") return false;
+  const { provider, settings } = value as { provider?: unknown; settings?: unknown };
+  return (
+    typeof provider === "string" &&
+    isProviderKind(provider) &&
+    typeof settings === "object" &&
+    settings !== null &&
+    !Array.isArray(settings)
+  );
+}
+
 const Resource = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, "must be lower-case letters, digits, . _ or -"),
@@ -36,17 +48,25 @@ const Resource = z
     breakglass: z.boolean().default(false),
   })
   .strict()
-  .superRefine((resource, ctx) => {
-    const settings = providerKinds[resource.provider].settings.safeParse(resource.settings);
-    if (!settings.success) {
-      for (const issue of settings.error.issues) {
-        ctx.addIssue({ code: "custom", path: ["settings", ...issue.path], message: issue.message });
+  .superRefine(
+    (resource, ctx) => {
+      const settings = providerKinds[resource.provider].settings.safeParse(resource.settings);
+      if (!settings.success) {
+        for (const issue of settings.error.issues) {
+          // Kept whole (code included), so an unknown key reads the same here as anywhere else.
+          ctx.addIssue({ ...issue, path: ["settings", ...issue.path] });
+        }
       }
-    }
+    },
+    // Also when another key of the resource is wrong, so one check lists every problem.
+    { when: (payload) => hasKnownProvider(payload.value) },
+  )
+  .superRefine((resource, ctx) => {
     if (resource.approvers.users.length + resource.approvers.groups.length === 0) {
       ctx.addIssue({ code: "custom", path: ["approvers"], message: "needs at least one user or group" });
     }
     if (
+      resource.approvers.users.length > 0 &&
       resource.approvers.groups.length === 0 &&
       resource.requiredApprovals > resource.approvers.users.length
     ) {
@@ -75,26 +95,35 @@ export const PolicySchema = z
     resources: z.array(Resource).min(1, "must list at least one resource"),
   })
   .strict()
-  .superRefine((policy, ctx) => {
-    const seen = new Set<string>();
-    policy.resources.forEach((resource, index) => {
-      if (seen.has(resource.id)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["resources", index, "id"],
-          message: `"${resource.id}" is used twice`,
-        });
-      }
-      seen.add(resource.id);
-      if (resource.maxDuration < policy.minDuration) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["resources", index, "maxDuration"],
-          message: "is shorter than minDuration",
-        });
-      }
-    });
-  });
+  .superRefine(
+    (policy, ctx) => {
+      // Runs even when other parts are invalid (see `when`), so fields may hold unparsed input.
+      const seen = new Set<string>();
+      policy.resources.forEach((resource, index) => {
+        if (typeof resource?.id !== "string") return;
+        if (seen.has(resource.id)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["resources", index, "id"],
+            message: `"${resource.id}" is used twice`,
+          });
+        }
+        seen.add(resource.id);
+        if (
+          typeof resource.maxDuration === "number" &&
+          typeof policy.minDuration === "number" &&
+          resource.maxDuration < policy.minDuration
+        ) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["resources", index, "maxDuration"],
+            message: "is shorter than minDuration",
+          });
+        }
+      });
+    },
+    { when: (payload) => Array.isArray((payload.value as { resources?: unknown } | null)?.resources) },
+  );
 
 export type Policy = z.infer<typeof PolicySchema>;
 export type Resource = Policy["resources"][number];
