@@ -114,6 +114,15 @@ export async function verifyAudit(db: Db, batchSize = 2000): Promise<VerifyResul
   }
   const head = await db.auditHead.findUnique({ where: { id: 1 } });
   if (!head) return { ok: false, events: count, badSeq: expectedSeq, problem: "the chain head is missing" };
+  if (head.seq === expectedSeq - 1n && head.hash !== prevHash && count > 0) {
+    // Every event links up, but the newest one was rewritten (hash recomputed) after it was appended.
+    return {
+      ok: false,
+      events: count - 1,
+      badSeq: head.seq,
+      problem: "its hash does not match the chain head (the newest event was rewritten)",
+    };
+  }
   if (head.seq !== expectedSeq - 1n || head.hash !== prevHash) {
     return {
       ok: false,
