@@ -211,10 +211,14 @@ describe("ensureDatabase", () => {
   it("creates a database whose name needs quoting", async () => {
     const name = `jit_Mixed-Case ${Date.now()}`;
     const url = `${PG_ROOT}/${encodeURIComponent(name)}`;
-    created.push(url);
-    expect(await ensureDatabase(url)).toBe(true);
-    const rows = await query(`${PG_ROOT}/postgres`, "SELECT 1 FROM pg_database WHERE datname = $1", [name]);
-    expect(rows).toHaveLength(1);
+    try {
+      expect(await ensureDatabase(url)).toBe(true);
+      const rows = await query(`${PG_ROOT}/postgres`, "SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+      expect(rows).toHaveLength(1);
+    } finally {
+      // dropDatabase() does not decode the URL's path, so drop this one by its real name.
+      await query(`${PG_ROOT}/postgres`, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    }
   });
 
   it("refuses a URL that names no database", async () => {
