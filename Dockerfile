@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # jit: just-in-time access approved in Slack.
 #   docker build -t jit .
 #   docker run --env-file .env -v "$PWD/jit.config.yaml:/config/jit.config.yaml:ro" -p 3000:3000 jit
@@ -19,6 +18,8 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # The client was generated into src/generated/ by postinstall; tsc compiles it into dist/ with the rest.
+# (npm keeps the prisma CLI after this prune: it is an optional peer of @prisma/client. Harmless;
+# jit applies migrations itself and never runs it.)
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime: production dependencies, compiled code, migrations ----
