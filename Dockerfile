@@ -29,10 +29,11 @@ ENV NODE_ENV=production \
     PORT=3000 \
     JIT_CONFIG=/config/jit.config.yaml
 # package.json marks the package root: migrations are read from <root>/prisma/migrations.
-COPY --from=build --chown=node:node /app/package.json ./package.json
-COPY --from=build --chown=node:node /app/node_modules ./node_modules
-COPY --from=build --chown=node:node /app/dist ./dist
-COPY --from=build --chown=node:node /app/prisma ./prisma
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/prisma ./prisma
+# Files stay owned by root (read-only to the app); the process runs as the unprivileged node user.
 USER node
 EXPOSE 3000
 # /healthz answers when the web role runs (start --role all|web); slim images have no curl.
