@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createDeps, type Tuning } from "./app/deps.js";
+import { createDeps, DEFAULT_TUNING, type Tuning } from "./app/deps.js";
 import type { Env } from "./config/env.js";
 import type { Policy } from "./config/policy.js";
 import { createMetrics } from "./http/metrics.js";
@@ -48,14 +48,19 @@ export async function startJit(options: {
   const migrated = await migrate(env.DATABASE_URL);
   for (const name of migrated.applied) logger.info({ migration: name }, "applied migration");
 
-  const db = createDb(env.DATABASE_URL);
+  // Grants and revocations hold a connection (and a row lock) while the provider answers, so the
+  // pool has room for every concurrent job plus the web role's queries.
+  const db = createDb(
+    env.DATABASE_URL,
+    (options.tuning?.workerConcurrency ?? DEFAULT_TUNING.workerConcurrency) + 10,
+  );
   const redisError = throttledLog(logger, "redis connection error");
   const producerRedis = createRedis(env.REDIS_URL, "producer", redisError);
   const queue = createQueue(producerRedis, env.JIT_QUEUE_PREFIX);
   const metrics = createMetrics();
   const slack = createSlackApp(env, logger, identity);
   const deps = createDeps(
-    { env, policy, db, queue, slack: slack.app.client, logger, metrics },
+    { env, policy, db, queue, redis: producerRedis, slack: slack.app.client, logger, metrics },
     options.tuning,
   );
 

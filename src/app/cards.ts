@@ -1,4 +1,5 @@
 import type { Resource } from "../config/policy.js";
+import { tryWithMutex } from "../jobs/mutex.js";
 import type { CardState } from "../slack/views.js";
 import { approvalCard, cardText } from "../slack/views.js";
 import type { Deps } from "./deps.js";
@@ -34,43 +35,40 @@ export function toCardState(request: RequestWithParts, resource: Resource | unde
 
 /**
  * Posts the approval card to every approver (DM) and the approvals channel while the request is
- * pending, and updates every copy already posted to the current state. Runs for one request are
- * serialized by a transaction-scoped advisory lock, so two runs never post the same copy twice.
+ * pending, and updates every copy already posted to the current state. Runs for one request never
+ * overlap (a Redis mutex), so two runs cannot post the same copy twice or let an older state
+ * overwrite a newer one. Returns false when another run holds the mutex: the caller retries soon.
  */
-export async function syncCards(deps: Deps, requestId: string): Promise<void> {
-  await deps.db.$transaction(
-    async (tx) => {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`cards:${requestId}`}))`;
-      const request = await tx.accessRequest.findUnique({
-        where: { id: requestId },
-        include: requestInclude,
+export async function syncCards(deps: Deps, requestId: string): Promise<boolean> {
+  const key = `${deps.env.JIT_QUEUE_PREFIX}:mutex:cards:${requestId}`;
+  const result = await tryWithMutex(deps.redis, key, 60_000, () => syncCardsNow(deps, requestId));
+  return result.ran;
+}
+
+async function syncCardsNow(deps: Deps, requestId: string): Promise<void> {
+  const request = await loadRequest(deps, requestId);
+  if (!request) return;
+  const resource = deps.access.resource(request.resourceId);
+  const card = toCardState(request, resource);
+  const blocks = approvalCard(card);
+  const text = cardText(card);
+  const posted = new Set(request.cards.map((c) => c.recipientId ?? c.channel));
+  if (request.status === "PENDING" && resource) {
+    const targets: { recipient: string; channel: () => Promise<string> }[] = [];
+    for (const approver of await deps.access.approvers(resource)) {
+      if (approver === request.requesterId && !resource.selfApproval) continue;
+      targets.push({ recipient: approver, channel: () => deps.messenger.dmChannel(approver) });
+    }
+    const channel = deps.policy.approvalsChannel;
+    if (channel) targets.push({ recipient: channel, channel: async () => channel });
+    for (const target of targets.filter((t) => !posted.has(t.recipient))) {
+      const message = await deps.messenger.post(await target.channel(), text, blocks);
+      await deps.db.cardMessage.create({
+        data: { requestId, channel: message.channel, ts: message.ts, recipientId: target.recipient },
       });
-      if (!request) return;
-      const resource = deps.access.resource(request.resourceId);
-      const card = toCardState(request, resource);
-      const blocks = approvalCard(card);
-      const text = cardText(card);
-      const posted = new Set(request.cards.map((c) => c.recipientId ?? c.channel));
-      if (request.status === "PENDING" && resource) {
-        const targets: { recipient: string; channel: () => Promise<string> }[] = [];
-        for (const approver of await deps.access.approvers(resource)) {
-          if (approver === request.requesterId && !resource.selfApproval) continue;
-          targets.push({ recipient: approver, channel: () => deps.messenger.dmChannel(approver) });
-        }
-        const channel = deps.policy.approvalsChannel;
-        if (channel) targets.push({ recipient: channel, channel: async () => channel });
-        for (const target of targets.filter((t) => !posted.has(t.recipient))) {
-          const message = await deps.messenger.post(await target.channel(), text, blocks);
-          // Recorded outside the transaction: a copy posted stays recorded even if a later post fails.
-          await deps.db.cardMessage.create({
-            data: { requestId, channel: message.channel, ts: message.ts, recipientId: target.recipient },
-          });
-        }
-      }
-      for (const copy of request.cards) {
-        await deps.messenger.update(copy.channel, copy.ts, text, blocks);
-      }
-    },
-    { timeout: 120_000, maxWait: 30_000 },
-  );
+    }
+  }
+  for (const copy of request.cards) {
+    await deps.messenger.update(copy.channel, copy.ts, text, blocks);
+  }
 }

@@ -48,22 +48,24 @@ export async function decide(deps: Deps, input: DecisionInput): Promise<Outcome>
       skipDuplicates: true,
     });
     if (vote.count === 0) return { kind: "repeat" as const };
+    const votes = await tx.decision.findMany({ where: { requestId: request.id } });
+    const verdict = tally(votes, request.requiredApprovals);
+    if (verdict === "approved") {
+      await tx.grant.create({
+        data: { id: grantIdFor(request.id), requestId: request.id, resourceId: request.resourceId },
+      });
+    }
+    // Audit appends last: they hold the chain's head until commit.
     await appendAudit(tx, {
       actor: input.approverId,
       action: input.outcome === "APPROVE" ? "decision.approve" : "decision.deny",
       requestId: request.id,
       resourceId: request.resourceId,
     });
-    const votes = await tx.decision.findMany({ where: { requestId: request.id } });
-    const verdict = tally(votes, request.requiredApprovals);
-    if (verdict === "denied") {
-      await transition(tx, request, "deny", input.approverId);
-    } else if (verdict === "approved") {
+    if (verdict === "denied") await transition(tx, request, "deny", input.approverId);
+    if (verdict === "approved") {
       await transition(tx, request, "approve", input.approverId, {
         approvers: votes.filter((v) => v.outcome === "APPROVE").map((v) => v.approverId),
-      });
-      await tx.grant.create({
-        data: { id: grantIdFor(request.id), requestId: request.id, resourceId: request.resourceId },
       });
     }
     return { kind: "counted" as const, verdict };

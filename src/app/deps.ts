@@ -1,5 +1,6 @@
 import type { WebClient } from "@slack/web-api";
 import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
 import type { Env } from "../config/env.js";
 import type { Policy } from "../config/policy.js";
 import type { Metrics } from "../http/metrics.js";
@@ -16,6 +17,8 @@ export interface Deps {
   policy: Policy;
   db: Db;
   queue: Queue;
+  /** The producer connection: BullMQ's queue and short mutexes. */
+  redis: Redis;
   slack: WebClient;
   logger: Logger;
   metrics: Metrics;
@@ -50,7 +53,10 @@ export function createDeps(
   tuning: Partial<Tuning> = {},
 ): Deps {
   const directory = new SlackDirectory(parts.slack, (groupId, error) =>
-    parts.logger.warn({ groupId, err: (error as Error).message }, "cannot read Slack user group; treating it as empty"),
+    parts.logger.warn(
+      { groupId, err: (error as Error).message },
+      "cannot read Slack user group; treating it as empty",
+    ),
   );
   return {
     ...parts,

@@ -33,7 +33,12 @@ async function process(deps: Deps, job: Job<JobData>, token?: string): Promise<v
     case "timeout":
       return runTimeout(deps, data.requestId);
     case "cards":
-      return syncCards(deps, data.requestId);
+      if (!(await syncCards(deps, data.requestId))) {
+        // Another run is updating this request's cards; run again right after it.
+        await job.moveToDelayed(Date.now() + 250, token);
+        throw new DelayedError();
+      }
+      return;
     case "notify":
       return runNotify(deps, data.requestId, data.event);
     case "reconcile":

@@ -44,9 +44,9 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-export function hashEvent(prevHash: string, event: Omit<AuditRecord, "hash" | "prevHash">): string {
-  const body = canonicalJson([
-    event.seq.toString(),
+/** The part of an event its hash covers, besides the previous hash and the sequence number. */
+function eventBody(event: Omit<AuditRecord, "hash" | "prevHash" | "seq">): string {
+  return canonicalJson([
     event.at.toISOString(),
     event.actor,
     event.action,
@@ -54,18 +54,24 @@ export function hashEvent(prevHash: string, event: Omit<AuditRecord, "hash" | "p
     event.resourceId,
     event.details,
   ]);
-  return createHash("sha256").update(`${prevHash}\n${body}`).digest("hex");
 }
 
-/** Appends one event; must run inside a transaction (the head row lock orders concurrent appends). */
+/** sha256(prevHash + "\n" + seq + "\n" + body). PostgreSQL computes the same in appendAudit. */
+export function hashEvent(prevHash: string, event: Omit<AuditRecord, "hash" | "prevHash">): string {
+  return createHash("sha256")
+    .update(`${prevHash}\n${event.seq.toString()}\n${eventBody(event)}`)
+    .digest("hex");
+}
+
+/**
+ * Appends one event inside the caller's transaction, in one statement: it advances and locks the
+ * head row (ordering concurrent appends), hashes, and inserts. Call it last in a transaction: the
+ * head stays locked until commit.
+ */
 export async function appendAudit(tx: Tx, input: AuditInput): Promise<AuditRecord> {
-  const [head] = await tx.$queryRaw<{ seq: bigint; hash: string }[]>`
-    UPDATE "AuditHead" SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash`;
-  if (!head) throw new Error("audit head row is missing; was the database migrated?");
   // Millisecond precision: what TIMESTAMP(3) stores, so the hash can be recomputed from the row.
-  const at = new Date(Math.floor(Date.now()));
+  const at = new Date();
   const event = {
-    seq: head.seq,
     at,
     actor: input.actor,
     action: input.action,
@@ -73,12 +79,23 @@ export async function appendAudit(tx: Tx, input: AuditInput): Promise<AuditRecor
     resourceId: input.resourceId ?? null,
     details: JSON.parse(JSON.stringify(input.details ?? {})) as unknown,
   };
-  const hash = hashEvent(head.hash, event);
-  await tx.auditEvent.create({
-    data: { ...event, details: event.details as Prisma.InputJsonValue, prevHash: head.hash, hash },
-  });
-  await tx.auditHead.update({ where: { id: 1 }, data: { hash } });
-  return { ...event, prevHash: head.hash, hash };
+  const body = eventBody(event);
+  const [row] = await tx.$queryRaw<{ seq: bigint; prevHash: string; hash: string }[]>`
+    WITH old AS (SELECT seq, hash FROM "AuditHead" WHERE id = 1 FOR UPDATE),
+    next AS (
+      UPDATE "AuditHead" AS h
+      SET seq = old.seq + 1,
+          hash = encode(sha256(convert_to(old.hash || E'\n' || (old.seq + 1)::text || E'\n' || ${body}, 'UTF8')), 'hex')
+      FROM old WHERE h.id = 1
+      RETURNING h.seq, h.hash, old.hash AS prev
+    )
+    INSERT INTO "AuditEvent" (seq, at, actor, action, "requestId", "resourceId", details, "prevHash", hash)
+    SELECT next.seq, (${at.toISOString()}::timestamptz AT TIME ZONE 'UTC'), ${event.actor}, ${event.action},
+           ${event.requestId}, ${event.resourceId}, ${JSON.stringify(event.details)}::jsonb, next.prev, next.hash
+    FROM next
+    RETURNING seq, "prevHash", hash`;
+  if (!row) throw new Error("audit head row is missing; was the database migrated?");
+  return { ...event, seq: row.seq, prevHash: row.prevHash, hash: row.hash };
 }
 
 export type VerifyResult =

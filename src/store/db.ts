@@ -8,5 +8,7 @@ export type { Prisma } from "../generated/prisma/client.js";
 export function createDb(databaseUrl: string, poolSize = 10): Db {
   return new PrismaClient({
     adapter: new PrismaPg({ connectionString: databaseUrl, max: poolSize, idleTimeoutMillis: 30_000 }),
+    // Under load, transactions queue for the audit chain's head row; give them room before failing.
+    transactionOptions: { maxWait: 15_000, timeout: 30_000 },
   });
 }
