@@ -6,10 +6,10 @@ import type { Policy } from "./config/policy.js";
 import { createMetrics } from "./http/metrics.js";
 import { createHttpServer } from "./http/server.js";
 import { createQueue } from "./jobs/queue.js";
-import { createRedis } from "./jobs/redis.js";
+import { createRedis, evictionWarning } from "./jobs/redis.js";
 import { startWorkers, type Workers } from "./jobs/workers.js";
 import type { Logger } from "./log.js";
-import { createSlackApp, identifyBot } from "./slack/app.js";
+import { createSlackApp, identifyBot, StartupError } from "./slack/app.js";
 import { type Inflight, registerSlackHandlers } from "./slack/handlers.js";
 import { createDb } from "./store/db.js";
 import { migrate } from "./store/migrator.js";
@@ -45,7 +45,9 @@ export async function startJit(options: {
 }): Promise<RunningJit> {
   const { env, policy, role, logger } = options;
   const identity = await identifyBot(env);
-  const migrated = await migrate(env.DATABASE_URL);
+  const migrated = await migrate(env.DATABASE_URL).catch((error: Error) => {
+    throw new StartupError(`DATABASE_URL: cannot prepare the database: ${error.message}`);
+  });
   for (const name of migrated.applied) logger.info({ migration: name }, "applied migration");
 
   // Grants and revocations hold a connection (and a row lock) while the provider answers, so the
@@ -57,6 +59,9 @@ export async function startJit(options: {
   const redisError = throttledLog(logger, "redis connection error");
   const producerRedis = createRedis(env.REDIS_URL, "producer", redisError);
   const queue = createQueue(producerRedis, env.JIT_QUEUE_PREFIX);
+  queue.on("error", redisError);
+  const eviction = await evictionWarning(producerRedis);
+  if (eviction) logger.warn({ check: "redis-eviction" }, `WARNING: ${eviction}`);
   const metrics = createMetrics();
   const slack = createSlackApp(env, logger, identity);
   const deps = createDeps(

@@ -18,3 +18,23 @@ export function createRedis(
   redis.on("error", onError);
   return redis;
 }
+
+/**
+ * BullMQ loses jobs silently when Redis evicts keys under memory pressure. Returns a warning to log
+ * when `maxmemory-policy` is anything but `noeviction`, or null. Managed Redis may forbid CONFIG:
+ * then we cannot tell, and say so.
+ */
+export async function evictionWarning(redis: Redis): Promise<string | null> {
+  let policy: string | undefined;
+  try {
+    const answer = (await redis.config("GET", "maxmemory-policy")) as string[];
+    policy = answer[1];
+  } catch (error) {
+    return `cannot read Redis maxmemory-policy (${(error as Error).message}); make sure it is noeviction`;
+  }
+  if (policy === "noeviction") return null;
+  return (
+    `Redis maxmemory-policy is "${policy}": under memory pressure Redis may evict BullMQ's keys and lose ` +
+    "scheduled revocations until the reconciler notices. Set maxmemory-policy to noeviction."
+  );
+}

@@ -75,12 +75,14 @@ export function createSlackApp(env: Env, logger: Logger, identity: BotIdentity):
     const requestId = randomUUID();
     const payload = body as { user_id?: string; user?: { id?: string }; type?: string; command?: string };
     context.requestId = requestId;
-    context.log = logger.child({
+    const log = logger.child({
       requestId,
       user: payload.user_id ?? payload.user?.id,
       kind: payload.command ?? payload.type,
       retryNum: context.retryNum,
     });
+    context.log = log;
+    log.info("slack interaction");
     await next();
   });
   return slack;

@@ -13,6 +13,7 @@ import {
   testDatabaseUrl,
 } from "../support/harness.js";
 import { nowSeconds, sendSigned, slashCommandBody } from "../support/slack-requests.js";
+import { waitFor } from "../support/wait.js";
 import { policyWith } from "./policies.js";
 
 let h: Harness;
@@ -157,6 +158,43 @@ function runCli(
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+describe("a real process", () => {
+  it("logs each Slack interaction with a request id and no secret, and exits 0 on SIGTERM", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "jit-proc-"));
+    const file = join(dir, "policy.yaml");
+    writeFileSync(file, policyWith({ url: "http://127.0.0.1:9/hook" }));
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "start"], {
+      env: { ...process.env, ...h.env, JIT_CONFIG: file, PORT: String(port), LOG_LEVEL: "info" },
+    });
+    let logs = "";
+    child.stdout.on("data", (chunk) => (logs += chunk));
+    child.stderr.on("data", (chunk) => (logs += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    await waitFor(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200), {
+      timeout: 30_000,
+    });
+    const result = await sendSigned(
+      `http://127.0.0.1:${port}`,
+      slashCommandBody({ text: "help", userId: "U0ALICE", responseUrl: h.standin.responseUrl() }),
+      { secret: SIGNING_SECRET },
+    );
+    expect(result.status).toBe(200);
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    const lines = logs
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const interaction = lines.find((l) => l.msg === "slack interaction");
+    expect(interaction).toMatchObject({ user: "U0ALICE", kind: "/jit" });
+    expect(String(interaction?.requestId)).toMatch(/^[0-9a-f-]{36}$/);
+    expect(lines.at(-1)?.msg).toBe("stopped");
+    expect(logs).not.toContain(SIGNING_SECRET);
+    expect(logs).not.toContain("xoxb-test-token");
+  });
+});
 
 describe("start-up configuration errors", () => {
   const dir = mkdtempSync(join(tmpdir(), "jit-config-"));
