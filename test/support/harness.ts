@@ -47,7 +47,12 @@ export interface Harness {
   /** The first ephemeral reply posted to a response_url (after the ack). */
   reply(responseUrl: string): Promise<string>;
   /** Clicks Approve or Deny on a request's card as `userId`; returns the reply text. */
-  click(userId: string, action: "jit_approve" | "jit_deny", requestId: string): Promise<string>;
+  click(
+    userId: string,
+    action: "jit_approve" | "jit_deny",
+    requestId: string,
+    options?: { appUrl?: string; retryNum?: number },
+  ): Promise<string>;
   /** Starts another process-like instance on the same database and Redis (another replica). */
   replica(role: Role): Promise<RunningJit>;
   stop(): Promise<void>;
