@@ -57,7 +57,17 @@ export async function runGrant(deps: Deps, grantId: string, attempt: { isLast: b
   if (!result) return;
   deps.metrics.transitions.inc({ status: "active" });
   await enqueueCardSync(deps.queue, request.id);
-  await deps.messenger.dm(request.requesterId, grantedMessage(request, expiresAt, result));
+  try {
+    await deps.messenger.dm(request.requesterId, grantedMessage(request, expiresAt, result));
+  } catch (error) {
+    // The credentials exist only in this process; retrying the job cannot resend them. Say so
+    // through a notification that carries no secret, so the requester can revoke and ask again.
+    deps.logger.error(
+      { err: (error as Error).message, requestId: request.id },
+      "could not DM the granted access",
+    );
+    await enqueueNotify(deps.queue, request.id, "undelivered");
+  }
 }
 
 function grantedMessage(

@@ -23,6 +23,9 @@ export async function runNotify(deps: Deps, requestId: string, event: string): P
         : ""
     }${request.grant?.revokeReason ? `: ${escapeMrkdwn(request.grant.revokeReason)}` : "."}`,
     expired: `:lock: Your access to ${what} has expired and was revoked.`,
+    undelivered:
+      `:warning: Your access to ${what} was granted, but I could not send you its details. ` +
+      `Run \`/jit revoke ${request.id}\` and request it again.`,
     failed: `:warning: Your access to ${what} could not be granted${
       request.grant?.lastError ? `: ${escapeMrkdwn(request.grant.lastError)}` : "."
     } Nothing was left behind; you can request it again.`,

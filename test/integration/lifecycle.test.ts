@@ -182,6 +182,21 @@ describe("withdrawing and ending access", () => {
 });
 
 describe("faults", () => {
+  it("tells the requester, without any secret, when the DM with their access could not be delivered", async () => {
+    const id = await fileRequest(h, "U0CAROL", "deploy-hook 10m dm fails");
+    await waitFor(() => cardsOf(h, id).length === 4);
+    h.standin.failNext("chat.postMessage", { error: "channel_not_found" }, 1); // the next post is the grant DM
+    await h.click("U0LEAD1", "jit_approve", id);
+    await waitForStatus(h, id, "ACTIVE");
+    const notice = await waitFor(() =>
+      dmsTo(h, "U0CAROL").find((m) => m.text.includes("could not send you its details")),
+    );
+    expect(notice.text).toContain(`/jit revoke ${id}`);
+    expect(dmsTo(h, "U0CAROL").some((m) => m.text.includes("Access to deploy-hook granted"))).toBe(false);
+    await h.command("U0CAROL", `revoke ${id}`);
+    await waitForStatus(h, id, "REVOKED");
+  });
+
   it("a Redis that lost jit's keys while a grant is active still gets it revoked (reconciler)", async () => {
     const id = await fileRequest(h, "U0ALICE", "deploy-hook 3s flush test");
     await h.click("U0LEAD1", "jit_approve", id);
