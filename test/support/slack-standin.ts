@@ -761,7 +761,7 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
         answer = { ok: false, error: failure.error, ...(failure.extra ?? {}) };
       } else if (!call.token) {
         answer = { ok: false, error: "not_authed" };
-      } else if (!/^xox[a-z]-/.test(call.token)) {
+      } else if (!/^(xox[a-z]|xapp)-/.test(call.token)) {
         answer = { ok: false, error: "invalid_auth" };
       } else {
         const custom = customHandlers.get(method);
