@@ -23,8 +23,12 @@ describe("request timeout", () => {
     const id = await fileRequest(h, "U0ALICE", "deploy-hook 10m nobody home");
     await waitFor(() => cardsOf(h, id).length === 3);
     await waitForStatus(h, id, "TIMED_OUT", 10_000);
-    await waitFor(() => cardsOf(h, id).every((c) => !hasButtons(c) && JSON.stringify(c.blocks).includes("no decision in time")));
-    await waitFor(() => dmsTo(h, "U0ALICE").some((m) => m.text.includes(`${id}) expired: no approver decided within 2s`)));
+    await waitFor(() =>
+      cardsOf(h, id).every((c) => !hasButtons(c) && JSON.stringify(c.blocks).includes("no decision in time")),
+    );
+    await waitFor(() =>
+      dmsTo(h, "U0ALICE").some((m) => m.text.includes(`${id}) expired: no approver decided within 2s`)),
+    );
     expect(await h.click("U0LEAD1", "jit_approve", id)).toContain("already timed out");
     expect(receiver.events.filter((e) => e.body.requestId === id)).toHaveLength(0);
   });
@@ -54,9 +58,13 @@ describe("read-only commands", () => {
   it.each(["extend R-AAAA 1h more", "breakglass deploy-hook 1h fire", "audit 7d"])(
     "%s answers that it is not available yet",
     async (text) => {
-      const result = await sendSigned(h.url, slashCommandBody({ text, userId: "U0ADMIN", responseUrl: h.standin.responseUrl() }), {
-        secret: SIGNING_SECRET,
-      });
+      const result = await sendSigned(
+        h.url,
+        slashCommandBody({ text, userId: "U0ADMIN", responseUrl: h.standin.responseUrl() }),
+        {
+          secret: SIGNING_SECRET,
+        },
+      );
       expect((result.json as { text: string }).text).toContain("is not available yet");
     },
   );
