@@ -5,6 +5,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate, readMigrations } from "../../src/store/migrator.js";
+import { runCli } from "../support/cli.js";
 import {
   dropDatabase,
   type Harness,
@@ -141,23 +142,6 @@ describe("migrations", () => {
     }
   });
 });
-
-/** Runs the real CLI (`jit …`) as a child process and collects its output. */
-function runCli(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
-      env: { ...process.env, ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe("a real process", () => {
   it("logs each Slack interaction with a request id and no secret, and exits 0 on SIGTERM", async () => {

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   type AuditRecord,
@@ -11,6 +10,7 @@ import {
 import { exportAudit } from "../../src/store/audit-export.js";
 import { createDb, type Db } from "../../src/store/db.js";
 import { migrate } from "../../src/store/migrator.js";
+import { runCli } from "../support/cli.js";
 import { dropDatabase, testDatabaseUrl } from "../support/harness.js";
 
 let url: string;
@@ -360,20 +360,6 @@ describe("exportAudit", () => {
     );
   });
 });
-
-/** Runs the real CLI and collects its output. */
-function runCli(args: string[], env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
-      env: { ...process.env, ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe("jit audit (CLI)", () => {
   it("verifies, exports, then fails naming the tampered event", async () => {
