@@ -35,7 +35,11 @@ export async function reconcile(
       await scheduleRevoke(deps.queue, grant.id, "now");
       continue;
     }
-    if (grant.expiresAt) await scheduleRevoke(deps.queue, grant.id, grant.expiresAt);
+    // Only grants expiring soon need their job checked now; the others are checked in a later pass.
+    const soon = now.getTime() + 2 * deps.tuning.reconcileEveryMs;
+    if (grant.expiresAt && grant.expiresAt.getTime() <= soon) {
+      await scheduleRevoke(deps.queue, grant.id, grant.expiresAt);
+    }
     if (grant.request.status === "APPROVED" && grant.request.updatedAt < stale) {
       regranting++;
       await enqueueGrant(deps.queue, grant.id);

@@ -41,8 +41,9 @@ export async function scheduleRevoke(queue: Queue, grantId: string, at: Date | "
   const existing = await queue.getJob(id);
   const state = existing ? await existing.getState() : "missing";
   if (existing && state === "delayed") {
+    const runsAt = existing.timestamp + (existing.delay ?? 0);
     if (delay === 0) await existing.promote();
-    else await existing.changeDelay(delay);
+    else if (Math.abs(runsAt - (Date.now() + delay)) > 1_000) await existing.changeDelay(delay);
     return;
   }
   if (existing && state === "failed") return existing.retry("failed");
