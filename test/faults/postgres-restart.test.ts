@@ -59,7 +59,9 @@ describe("PostgreSQL restarted while requests arrive", () => {
     await stream(1_500);
     const outage = (async () => {
       await pg.pause();
-      // While PostgreSQL is down, jit says it is not ready.
+      // While PostgreSQL is down, jit says it is not ready (and is still there to say it).
+      await sleep(200);
+      expect(jit.running(), `jit exited:\n${jit.output().slice(-4_000)}`).toBe(true);
       const ready = await fetch(`${jit.url}/readyz`);
       expect(ready.status).toBe(503);
       await sleep(2_500);
@@ -70,6 +72,7 @@ describe("PostgreSQL restarted while requests arrive", () => {
     await stream(1_500);
 
     const results = await Promise.all(sent);
+    expect(jit.running(), `jit exited:\n${jit.output().slice(-4_000)}`).toBe(true);
     expect(results.length).toBeGreaterThan(40);
     for (const r of results) {
       expect(r.error, `command ${r.n}`).toBeUndefined();

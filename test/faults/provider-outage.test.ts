@@ -5,7 +5,7 @@
  * fails, the grant is revoked once the provider answers, and the revocation is recorded once.
  *
  * The outage lasts ~10 s by default. The issue's two-minute outage runs with `JIT_SOAK=1`
- * (this file then takes about three and a half minutes).
+ * (this file then takes about two and a half minutes).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../support/wait.js";

@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "./private-redis.js";
 import { waitFor } from "./wait.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -15,10 +14,10 @@ export type JitRole = "web" | "worker" | "all";
 export interface JitProcess {
   role: JitRole;
   pid: number;
-  /** HTTP port (web and all roles). */
-  port: number;
-  /** `http://127.0.0.1:<port>` (web and all roles). */
-  url: string;
+  /** HTTP port (web and all roles), as the process reported it; known once {@link ready} resolved. */
+  readonly port: number;
+  /** `http://127.0.0.1:<port>` (web and all roles); known once {@link ready} resolved. */
+  readonly url: string;
   /** Everything written so far (stdout and stderr interleaved). */
   output(): string;
   /** Log lines parsed as JSON (pino); non-JSON lines are skipped. */
@@ -37,20 +36,23 @@ export interface JitProcess {
 
 export interface JitProcessOptions {
   role: JitRole;
-  /** The contract's variables (DATABASE_URL, REDIS_URL, JIT_CONFIG, …); PORT is picked when absent. */
+  /**
+   * The contract's variables (DATABASE_URL, REDIS_URL, JIT_CONFIG, …). PORT defaults to 0: the
+   * process binds a free port and reports it in its "web role listening" log line, so no other
+   * server can take the port between picking it and binding it.
+   */
   env: Record<string, string>;
   /** Prefix for output lines echoed to the test's stderr when JIT_TEST_ECHO=1. */
   label?: string;
 }
 
 export async function startJitProcess(options: JitProcessOptions): Promise<JitProcess> {
-  const port = options.env.PORT ? Number(options.env.PORT) : await freePort();
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     LOG_LEVEL: "info",
+    PORT: "0",
     ...options.env,
-    PORT: String(port),
   };
   const child: ChildProcess = spawn(
     process.execPath,
@@ -75,13 +77,22 @@ export async function startJitProcess(options: JitProcessOptions): Promise<JitPr
   exited.then(() => {
     done = true;
   });
-  const url = `http://127.0.0.1:${port}`;
+  let port = 0;
+  const listening = () => {
+    const line = proc.logs().find((l) => l.msg === "web role listening");
+    return typeof line?.port === "number" ? line.port : 0;
+  };
 
   const proc: JitProcess = {
     role: options.role,
     pid: child.pid ?? -1,
-    port,
-    url,
+    get port() {
+      if (!port) throw new Error(`jit ${label} has not reported its HTTP port (yet)`);
+      return port;
+    },
+    get url() {
+      return `http://127.0.0.1:${proc.port}`;
+    },
     output: () => out,
     logs: () =>
       out.split("\n").flatMap((line) => {
@@ -99,7 +110,9 @@ export async function startJitProcess(options: JitProcessOptions): Promise<JitPr
         async () => {
           if (done) throw new Error(`jit ${label} exited early:\n${out.slice(-3_000)}`);
           if (options.role === "worker") return out.includes("worker role running");
-          const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_500) });
+          port ||= listening();
+          if (!port) return false;
+          const res = await fetch(`${proc.url}/readyz`, { signal: AbortSignal.timeout(2_500) });
           return res.status === 200;
         },
         { timeout: timeoutMs, interval: 100, message: `jit ${label} not ready` },
