@@ -16,7 +16,8 @@ import { transition } from "./transition.js";
  */
 export async function runGrant(deps: Deps, grantId: string, attempt: { isLast: boolean }): Promise<void> {
   const grant = await deps.db.grant.findUnique({ where: { id: grantId }, include: { request: true } });
-  if (grant?.request.status !== "APPROVED" || grant.endedAt) return;
+  // An early revoke accepted while the grant was queued wins: the revoke job ends the request.
+  if (grant?.request.status !== "APPROVED" || grant.endedAt || grant.revokeRequestedAt) return;
   const request = grant.request;
   if (!grant.expiresAt) {
     const expiresAt = new Date(Date.now() + request.durationSec * 1000);
@@ -40,7 +41,7 @@ export async function runGrant(deps: Deps, grantId: string, attempt: { isLast: b
         where: { id: grantId },
         include: { request: true },
       });
-      if (current.request.status !== "APPROVED" || current.endedAt) return null;
+      if (current.request.status !== "APPROVED" || current.endedAt || current.revokeRequestedAt) return null;
       const granted = await provider.grant(context);
       deps.metrics.providerCalls.inc({ provider: providerName, operation: "grant", result: "ok" });
       const details = { grantId, expiresAt: expiresAt.toISOString(), ...granted.details };

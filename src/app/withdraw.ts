@@ -39,8 +39,15 @@ export async function revokeEarly(
     );
   }
   const marked = await deps.db.$transaction(async (tx) => {
+    // A grant already past its expiry is being expired by its own job; marking it revoked as well
+    // would record two endings for one grant.
     const { count } = await tx.grant.updateMany({
-      where: { id: grant.id, endedAt: null, revokeRequestedAt: null },
+      where: {
+        id: grant.id,
+        endedAt: null,
+        revokeRequestedAt: null,
+        OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }],
+      },
       data: { revokeRequestedAt: new Date(), revokeRequestedBy: userId, revokeReason: reason ?? null },
     });
     if (count === 1) {
@@ -57,7 +64,7 @@ export async function revokeEarly(
   await scheduleRevoke(deps.queue, grant.id, "now");
   await enqueueCardSync(deps.queue, requestId);
   return ok(
-    marked ? `Revoking ${requestId} now; I will confirm by DM.` : `${requestId} is already being revoked.`,
+    marked ? `Revoking ${requestId} now; I will confirm by DM.` : `${requestId} is already ending; I will confirm by DM.`,
     requestId,
   );
 }
