@@ -63,9 +63,16 @@ async function syncCardsNow(deps: Deps, requestId: string): Promise<void> {
     if (channel) targets.push({ recipient: channel, channel: async () => channel });
     for (const target of targets.filter((t) => !posted.has(t.recipient))) {
       const message = await deps.messenger.post(await target.channel(), text, blocks);
-      await deps.db.cardMessage.create({
-        data: { requestId, channel: message.channel, ts: message.ts, recipientId: target.recipient },
-      });
+      try {
+        await deps.db.cardMessage.create({
+          data: { requestId, channel: message.channel, ts: message.ts, recipientId: target.recipient },
+        });
+      } catch (error) {
+        // An unrecorded copy could never be updated and would keep live buttons forever; take it
+        // back, and the retried job posts it again.
+        await deps.messenger.remove(message.channel, message.ts).catch(() => undefined);
+        throw error;
+      }
     }
   }
   for (const copy of request.cards) {

@@ -27,6 +27,12 @@ export interface Deps {
   access: AccessPolicy;
   messenger: Messenger;
   tuning: Tuning;
+  /**
+   * True the first time `key` is seen (within a day): Slack may deliver the same slash command
+   * twice, and filing a request is the one command that is not idempotent by itself.
+   * If Redis cannot answer, we let it through rather than drop a user's command.
+   */
+  firstDelivery(key: string): Promise<boolean>;
 }
 
 /** Timings that tests shorten; production uses the defaults. */
@@ -38,6 +44,9 @@ export interface Tuning {
   /** Failed revocation attempts before the audit channel is alerted. */
   alertAfterFailures: number;
   workerConcurrency: number;
+  /** A crashed worker's job is taken over within about lockDurationMs + stalledIntervalMs. */
+  lockDurationMs: number;
+  stalledIntervalMs: number;
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -46,10 +55,12 @@ export const DEFAULT_TUNING: Tuning = {
   retryCapMs: 60_000,
   alertAfterFailures: 3,
   workerConcurrency: 20,
+  lockDurationMs: 15_000,
+  stalledIntervalMs: 5_000,
 };
 
 export function createDeps(
-  parts: Omit<Deps, "directory" | "providers" | "access" | "messenger" | "tuning">,
+  parts: Omit<Deps, "directory" | "providers" | "access" | "messenger" | "tuning" | "firstDelivery">,
   tuning: Partial<Tuning> = {},
 ): Deps {
   const directory = new SlackDirectory(parts.slack, (groupId, error) =>
@@ -65,5 +76,10 @@ export function createDeps(
     access: new AccessPolicy(parts.policy, directory),
     messenger: new Messenger(parts.slack),
     tuning: { ...DEFAULT_TUNING, ...tuning },
+    firstDelivery: (key) =>
+      parts.redis
+        .set(`${parts.env.JIT_QUEUE_PREFIX}:seen:${key}`, "1", "EX", 86_400, "NX")
+        .then((answer) => answer === "OK")
+        .catch(() => true),
   };
 }

@@ -30,6 +30,10 @@ export class Messenger {
     await this.post(await this.dmChannel(userId), text, blocks);
   }
 
+  async remove(channel: string, ts: string): Promise<void> {
+    await this.client.chat.delete({ channel, ts });
+  }
+
   async update(channel: string, ts: string, text: string, blocks: KnownBlock[]): Promise<void> {
     await this.client.chat.update({ channel, ts, text, blocks });
   }

@@ -64,7 +64,9 @@ export async function revokeEarly(
   await scheduleRevoke(deps.queue, grant.id, "now");
   await enqueueCardSync(deps.queue, requestId);
   return ok(
-    marked ? `Revoking ${requestId} now; I will confirm by DM.` : `${requestId} is already ending; I will confirm by DM.`,
+    marked
+      ? `Revoking ${requestId} now; I will confirm by DM.`
+      : `${requestId} is already ending; I will confirm by DM.`,
     requestId,
   );
 }

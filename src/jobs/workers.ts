@@ -57,6 +57,10 @@ export async function startWorkers(deps: Deps, connection: Redis): Promise<Worke
     connection,
     prefix: deps.env.JIT_QUEUE_PREFIX,
     concurrency: tuning.workerConcurrency,
+    // Shorter than BullMQ's 30 s defaults: a revocation held by a crashed worker must move on fast.
+    lockDuration: tuning.lockDurationMs,
+    stalledInterval: tuning.stalledIntervalMs,
+    maxStalledCount: 100,
     settings: {
       backoffStrategy: (attemptsMade: number) => {
         const delay = Math.min(tuning.retryCapMs, tuning.retryBaseMs * 2 ** Math.max(0, attemptsMade - 1));

@@ -94,6 +94,10 @@ export function registerSlackHandlers(app: App, deps: Deps): Inflight {
     }
     await ack();
     const log = logOf(context);
+    if (parsed.kind === "request" && !(await deps.firstDelivery(`command:${command.trigger_id}`))) {
+      log.info("duplicate delivery of a request command; the first one answers");
+      return;
+    }
     if (parsed.kind === "request-modal") {
       await inflight.track(
         deps.access

@@ -12,6 +12,7 @@ import { verifyAudit } from "../../src/store/audit.js";
 import { createDb, type Db } from "../../src/store/db.js";
 import { dropDatabase, REDIS_URL, SIGNING_SECRET, testDatabaseUrl } from "../support/harness.js";
 import { type JitProcess, type JitRole, startJitProcess } from "../support/jit-process.js";
+import { cardsOf } from "../support/lifecycle.js";
 import { blockActionBody, type SendResult, sendSigned, slashCommandBody } from "../support/slack-requests.js";
 import { type SlackStandin, startSlackStandin } from "../support/slack-standin.js";
 import { waitFor } from "../support/wait.js";
@@ -211,17 +212,7 @@ export async function startRig(options: {
       return receiver.events.filter((e) => e.body.requestId === requestId && e.event === event);
     },
     cardsOf(requestId) {
-      return standin
-        .callsTo("chat.postMessage")
-        .filter(
-          (call) => call.ok && JSON.stringify(call.args.blocks ?? []).includes(`Request \`${requestId}\``),
-        )
-        .map((call) => {
-          const response = call.response as { channel: string; ts: string };
-          const current = standin.currentMessage(response.channel, response.ts);
-          if (!current) throw new Error(`card ${response.ts} vanished`);
-          return current;
-        });
+      return cardsOf(standin, requestId);
     },
     async assertInvariants(expected, timeoutMs = 40_000) {
       // No request lost: each reaches one of its expected states.

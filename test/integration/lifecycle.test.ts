@@ -37,12 +37,12 @@ describe("request → cards → approve → grant → revocation at expiry", () 
     const id = await fileRequest(h, "U0ALICE", "deploy-hook 3s ship <!channel> & fix");
 
     // Cards: every approver by DM (users and group members) and the approvals channel; not the requester.
-    await waitFor(() => cardsOf(h, id).length === 4, { timeout: 10_000 });
-    const channels = cardsOf(h, id)
+    await waitFor(() => cardsOf(h.standin, id).length === 4, { timeout: 10_000 });
+    const channels = cardsOf(h.standin, id)
       .map((c) => c.channel)
       .sort();
     expect(channels).toEqual(["C0APPROVALS", "D0LEAD1", "D0LEAD2", "D0SRE1"]);
-    const card = cardsOf(h, id)[0];
+    const card = cardsOf(h.standin, id)[0];
     expect(hasButtons(card ?? {})).toBe(true);
     // The reason is escaped: no ping can be smuggled in.
     expect(JSON.stringify(card?.blocks)).toContain("ship &lt;!channel&gt; &amp; fix");
@@ -67,7 +67,9 @@ describe("request → cards → approve → grant → revocation at expiry", () 
 
     await waitFor(() => dmsTo(h, "U0ALICE").some((m) => m.text.includes("granted")));
     await waitFor(() =>
-      cardsOf(h, id).every((c) => !hasButtons(c) && JSON.stringify(c.blocks).includes("access granted")),
+      cardsOf(h.standin, id).every(
+        (c) => !hasButtons(c) && JSON.stringify(c.blocks).includes("access granted"),
+      ),
     );
 
     const expired = await waitForStatus(h, id, "EXPIRED", 15_000);
@@ -95,11 +97,13 @@ describe("request → cards → approve → grant → revocation at expiry", () 
 describe("decisions", () => {
   it("a deny ends the request, updates every card and tells the requester", async () => {
     const id = await fileRequest(h, "U0ALICE", "deploy-hook 10m look at logs");
-    await waitFor(() => cardsOf(h, id).length === 4);
+    await waitFor(() => cardsOf(h.standin, id).length === 4);
     expect(await h.click("U0SRE1", "jit_deny", id)).toContain(`You denied ${id}`);
     await waitForStatus(h, id, "DENIED");
     await waitFor(() =>
-      cardsOf(h, id).every((c) => !hasButtons(c) && JSON.stringify(c.blocks).includes("Denied by <@U0SRE1>")),
+      cardsOf(h.standin, id).every(
+        (c) => !hasButtons(c) && JSON.stringify(c.blocks).includes("Denied by <@U0SRE1>"),
+      ),
     );
     await waitFor(() => dmsTo(h, "U0ALICE").some((m) => m.text.includes(`${id}) was denied by <@U0SRE1>`)));
     expect(eventsFor(id, "grant")).toHaveLength(0);
@@ -108,8 +112,8 @@ describe("decisions", () => {
 
   it("refuses and audits self-approval and clicks by non-approvers", async () => {
     const id = await fileRequest(h, "U0LEAD1", "deploy-hook 10m hotfix");
-    await waitFor(() => cardsOf(h, id).length === 3);
-    expect(cardsOf(h, id).map((c) => c.channel)).not.toContain("D0LEAD1");
+    await waitFor(() => cardsOf(h.standin, id).length === 3);
+    expect(cardsOf(h.standin, id).map((c) => c.channel)).not.toContain("D0LEAD1");
     expect(await h.click("U0LEAD1", "jit_approve", id)).toContain("you cannot approve your own request");
     expect(await h.click("U0MALLORY", "jit_approve", id)).toContain(
       "you are not an approver for deploy-hook",
@@ -160,7 +164,7 @@ describe("withdrawing and ending access", () => {
     expect(await h.reply(sent.responseUrl)).toContain(`Cancelled ${id}`);
     await waitForStatus(h, id, "CANCELLED");
     await waitFor(() =>
-      cardsOf(h, id).every((c) => !hasButtons(c) && JSON.stringify(c.blocks).includes("Cancelled")),
+      cardsOf(h.standin, id).every((c) => !hasButtons(c) && JSON.stringify(c.blocks).includes("Cancelled")),
     );
   });
 
@@ -184,7 +188,7 @@ describe("withdrawing and ending access", () => {
 describe("faults", () => {
   it("tells the requester, without any secret, when the DM with their access could not be delivered", async () => {
     const id = await fileRequest(h, "U0CAROL", "deploy-hook 10m dm fails");
-    await waitFor(() => cardsOf(h, id).length === 4);
+    await waitFor(() => cardsOf(h.standin, id).length === 4);
     h.standin.failNext("chat.postMessage", { error: "channel_not_found" }, 1); // the next post is the grant DM
     await h.click("U0LEAD1", "jit_approve", id);
     await waitForStatus(h, id, "ACTIVE");

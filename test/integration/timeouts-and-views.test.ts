@@ -21,10 +21,12 @@ afterAll(async () => {
 describe("request timeout", () => {
   it("expires a request nobody decided on, says so on every card and tells the requester", async () => {
     const id = await fileRequest(h, "U0ALICE", "deploy-hook 10m nobody home");
-    await waitFor(() => cardsOf(h, id).length === 3);
+    await waitFor(() => cardsOf(h.standin, id).length === 3);
     await waitForStatus(h, id, "TIMED_OUT", 10_000);
     await waitFor(() =>
-      cardsOf(h, id).every((c) => !hasButtons(c) && JSON.stringify(c.blocks).includes("no decision in time")),
+      cardsOf(h.standin, id).every(
+        (c) => !hasButtons(c) && JSON.stringify(c.blocks).includes("no decision in time"),
+      ),
     );
     await waitFor(() =>
       dmsTo(h, "U0ALICE").some((m) => m.text.includes(`${id}) expired: no approver decided within 2s`)),

@@ -1,5 +1,6 @@
 import { expect } from "vitest";
 import type { Harness } from "./harness.js";
+import type { SlackStandin } from "./slack-standin.js";
 import { waitFor } from "./wait.js";
 
 /** Files `/jit request …` as `userId` and returns the new request id from the reply. */
@@ -31,17 +32,19 @@ export function dmsTo(h: Harness, userId: string) {
   return h.standin.messagesTo(h.standin.dmChannelFor(userId));
 }
 
-/** Card copies of a request (every posted message whose blocks carry its id). */
-export function cardsOf(h: Harness, requestId: string) {
-  return h.standin
+/**
+ * The live copies of a request's approval card: every posted message whose blocks carry its id, in
+ * its latest version. A copy jit took back (chat.delete) is not live.
+ */
+export function cardsOf(standin: SlackStandin, requestId: string) {
+  return standin
     .callsTo("chat.postMessage")
-    .filter((call) => JSON.stringify(call.args.blocks ?? []).includes(`Request \`${requestId}\``))
+    .filter((call) => call.ok && JSON.stringify(call.args.blocks ?? []).includes(`Request \`${requestId}\``))
     .map((call) => {
       const response = call.response as { channel: string; ts: string };
-      const current = h.standin.currentMessage(response.channel, response.ts);
-      if (!current) throw new Error(`card ${response.ts} vanished`);
-      return current;
-    });
+      return standin.currentMessage(response.channel, response.ts);
+    })
+    .filter((message) => message !== undefined);
 }
 
 export function hasButtons(message: { blocks?: unknown[] }): boolean {
