@@ -19,6 +19,8 @@ export interface BenchChild {
   readonly ready: Promise<ChildMessage>;
   /** Highest RSS seen: the child's own samples and /proc/<pid>/status VmHWM (bytes). */
   peakRss(): number;
+  /** CPU time (user + system) the child has used so far, in seconds (from /proc/<pid>/stat). */
+  cpuSeconds(): number;
   send(message: ChildMessage): void;
   onMessage(handler: (message: ChildMessage) => void): void;
   /** Sends the request and resolves with the first message of `replyType`. */
@@ -38,20 +40,33 @@ export function vmHwm(pid: number): number {
   }
 }
 
+/** utime + stime of a live process, in seconds; 0 when it cannot be read. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return 0;
+  }
+}
+
 export function startChild(
   script: string,
-  options: { env: NodeJS.ProcessEnv; logFile: string; name: string },
+  options: { env: NodeJS.ProcessEnv; logFile: string; name: string; execArgv?: string[] },
 ): BenchChild {
   const log = openSync(options.logFile, "a");
   const child = fork(script, [], {
     env: options.env,
-    execArgv: ["--import", "tsx"],
+    execArgv: options.execArgv ?? ["--import", "tsx"],
     stdio: ["ignore", log, log, "ipc"],
   });
   closeSync(log);
   const handlers: ((message: ChildMessage) => void)[] = [];
   let sampledPeak = 0;
   let lastHwm = 0;
+  let lastCpu = 0;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let alive = true;
   child.once("exit", () => {
@@ -82,6 +97,10 @@ export function startChild(
     peakRss() {
       if (alive) lastHwm = Math.max(lastHwm, vmHwm(pid));
       return Math.max(sampledPeak, lastHwm);
+    },
+    cpuSeconds() {
+      if (alive) lastCpu = Math.max(lastCpu, cpuSeconds(pid));
+      return lastCpu;
     },
     send(message) {
       child.send(message);
