@@ -6,9 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JitProcess } from "../support/jit-process.js";
+import { policyWith } from "../support/policies.js";
 import { type PrivateRedis, startPrivateRedis } from "../support/private-redis.js";
 import { waitFor } from "../support/wait.js";
-import { auditActions, faultPolicy, type Rig, startRig } from "./rig.js";
+import { auditActions, type Rig, startRig } from "./rig.js";
 
 let redis: PrivateRedis;
 let rig: Rig;
@@ -19,7 +20,7 @@ beforeAll(async () => {
   rig = await startRig({
     label: "redis",
     redisUrl: redis.url,
-    policy: (url) => faultPolicy({ url, requestTimeout: "15s" }),
+    policy: (url) => policyWith({ url, hookTimeout: "2s", requestTimeout: "15s" }),
   });
   jit = await rig.spawn("all");
 }, 60_000);

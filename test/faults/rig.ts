@@ -8,11 +8,13 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
+import type { RequestStatus } from "../../src/domain/lifecycle.js";
 import { verifyAudit } from "../../src/store/audit.js";
 import { createDb, type Db } from "../../src/store/db.js";
 import { dropDatabase, REDIS_URL, SIGNING_SECRET, testDatabaseUrl } from "../support/harness.js";
 import { type JitProcess, type JitRole, startJitProcess } from "../support/jit-process.js";
 import { cardsOf } from "../support/lifecycle.js";
+import { policyWith } from "../support/policies.js";
 import { blockActionBody, type SendResult, sendSigned, slashCommandBody } from "../support/slack-requests.js";
 import { type SlackStandin, startSlackStandin } from "../support/slack-standin.js";
 import { waitFor } from "../support/wait.js";
@@ -21,42 +23,7 @@ import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-r
 export const HOOK_SECRET = "webhook-secret-0123456789";
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export type Status =
-  | "PENDING"
-  | "APPROVED"
-  | "ACTIVE"
-  | "REVOKED"
-  | "EXPIRED"
-  | "DENIED"
-  | "CANCELLED"
-  | "TIMED_OUT"
-  | "FAILED";
-
-/** The policy the fault tests run with (YAML, as users write it). */
-export function faultPolicy(options: { url: string; requestTimeout?: string; hookTimeout?: string }): string {
-  const settings = `{ url: "${options.url}", secret: "${HOOK_SECRET}", timeout: ${options.hookTimeout ?? "2s"} }`;
-  return `
-minDuration: 1s
-requestTimeout: ${options.requestTimeout ?? "1h"}
-admins: [U0ADMIN]
-approvalsChannel: C0APPROVALS
-audit: { channel: C0AUDIT }
-resources:
-  - id: deploy-hook
-    name: Deploy hook
-    provider: webhook
-    settings: ${settings}
-    maxDuration: 4h
-    approvers: { users: [U0LEAD1, U0LEAD2], groups: [S0SRE] }
-  - id: two-keys
-    name: Two-person rule
-    provider: webhook
-    settings: ${settings}
-    maxDuration: 1h
-    approvers: { users: [U0LEAD1, U0LEAD2] }
-    requiredApprovals: 2
-`;
-}
+export type Status = RequestStatus;
 
 export interface Rig {
   standin: SlackStandin;
@@ -100,7 +67,7 @@ export interface Rig {
 
 export async function startRig(options: {
   label: string;
-  /** Policy YAML for the receiver URL; defaults to {@link faultPolicy}. */
+  /** Policy YAML for the receiver URL; defaults to {@link policyWith} with a 2 s webhook timeout. */
   policy?: (receiverUrl: string) => string;
   redisUrl?: string;
   /** jit's database (created by the migrator); defaults to a fresh one on the shared cluster. */
@@ -114,7 +81,10 @@ export async function startRig(options: {
   standin.setUser("U0ALICE", { name: "alice", real_name: "Alice Example", email: "alice@example.com" });
   const dir = await mkdtemp(join(tmpdir(), "jit-faults-"));
   const configPath = join(dir, "jit.config.yaml");
-  await writeFile(configPath, (options.policy ?? ((url) => faultPolicy({ url })))(receiver.url));
+  await writeFile(
+    configPath,
+    (options.policy ?? ((url) => policyWith({ url, hookTimeout: "2s" })))(receiver.url),
+  );
   const databaseUrl = options.databaseUrl ?? testDatabaseUrl(`fault_${options.label}`);
   const dropAtEnd = options.dropDatabase ?? options.databaseUrl === undefined;
   const redisUrl = options.redisUrl ?? REDIS_URL;

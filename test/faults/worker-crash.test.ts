@@ -5,14 +5,15 @@
  * lapses): access is revoked, and exactly one revocation is recorded.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { policyWith } from "../support/policies.js";
 import { waitFor } from "../support/wait.js";
-import { auditActions, faultPolicy, type Rig, startRig } from "./rig.js";
+import { auditActions, type Rig, startRig } from "./rig.js";
 
 let rig: Rig;
 
 beforeAll(async () => {
   // A long webhook timeout: the revoke stays in flight until we kill the worker.
-  rig = await startRig({ label: "crash", policy: (url) => faultPolicy({ url, hookTimeout: "30s" }) });
+  rig = await startRig({ label: "crash", policy: (url) => policyWith({ url, hookTimeout: "30s" }) });
   await Promise.all([rig.spawn("web"), rig.spawn("worker", { label: "worker-1" })]);
 }, 60_000);
 afterAll(async () => {

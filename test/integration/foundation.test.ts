@@ -13,9 +13,9 @@ import {
   startHarness,
   testDatabaseUrl,
 } from "../support/harness.js";
+import { policyWith } from "../support/policies.js";
 import { nowSeconds, sendSigned, slashCommandBody } from "../support/slack-requests.js";
 import { waitFor } from "../support/wait.js";
-import { policyWith } from "./policies.js";
 
 let h: Harness;
 

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { verifyAudit } from "../../src/store/audit.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import { cardsOf, dmsTo, fileRequest, hasButtons, waitForStatus } from "../support/lifecycle.js";
+import { policyWith } from "../support/policies.js";
 import { startSlackStandin } from "../support/slack-standin.js";
 import { waitFor } from "../support/wait.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.js";
-import { policyWith } from "./policies.js";
 
 const SECRET = "webhook-secret-0123456789";
 let h: Harness;

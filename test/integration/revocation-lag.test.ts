@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Harness, startHarness } from "../support/harness.js";
 import { fileRequest } from "../support/lifecycle.js";
+import { policyWith } from "../support/policies.js";
 import { waitFor } from "../support/wait.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.js";
-import { policyWith } from "./policies.js";
 
 let h: Harness;
 let receiver: WebhookReceiver;

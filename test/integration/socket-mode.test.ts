@@ -2,10 +2,10 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type Harness, startHarness } from "../support/harness.js";
+import { policyWith } from "../support/policies.js";
 import { slashCommandFields } from "../support/slack-requests.js";
 import { startSlackStandin } from "../support/slack-standin.js";
 import { waitFor } from "../support/wait.js";
-import { policyWith } from "./policies.js";
 
 /**
  * Socket Mode: with SLACK_APP_TOKEN set, jit opens a WebSocket (URL from apps.connections.open) and

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, SIGNING_SECRET, startHarness } from "../support/harness.js";
 import { cardsOf, dmsTo, fileRequest, hasButtons, waitForStatus } from "../support/lifecycle.js";
+import { policyWith } from "../support/policies.js";
 import { sendSigned, slashCommandBody, submitView } from "../support/slack-requests.js";
 import { waitFor } from "../support/wait.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.js";
-import { policyWith } from "./policies.js";
 
 let h: Harness;
 let receiver: WebhookReceiver;

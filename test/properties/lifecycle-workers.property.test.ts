@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { policyWith } from "../integration/policies.js";
+import { policyWith } from "../support/policies.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import { startSlackStandin } from "../support/slack-standin.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.js";

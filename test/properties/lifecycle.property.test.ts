@@ -7,7 +7,7 @@ import { requestAccess } from "../../src/app/request-access.js";
 import { runRevoke } from "../../src/app/revoke.js";
 import { revokeEarly } from "../../src/app/withdraw.js";
 import { grantIdFor } from "../../src/domain/ids.js";
-import { policyWith } from "../integration/policies.js";
+import { policyWith } from "../support/policies.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import { startSlackStandin } from "../support/slack-standin.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.js";

@@ -19,7 +19,7 @@ import type { WebhookReceiver } from "../support/webhook-receiver.js";
 /**
  * The model behind the lifecycle properties: what a run files, the commands it may interleave, how
  * it runs them against the real use-cases, how it quiesces, and the invariants checked after each
- * step and at the end. Policy: test/integration/policies.ts `policyWith` (deploy-hook needs one of
+ * step and at the end. Policy: test/support/policies.ts `policyWith` (deploy-hook needs one of
  * U0LEAD1, U0LEAD2, U0SRE1 via S0SRE; two-keys needs U0LEAD1 and U0LEAD2; admin U0ADMIN).
  *
  * Time: the database clock cannot be faked. Grants last 1–3 s and the schedule sometimes sleeps,

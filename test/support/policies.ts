@@ -5,8 +5,11 @@ export function policyWith(options: {
   requiredApprovals?: number;
   selfApproval?: boolean;
   requestTimeout?: string;
+  /** The webhook's timeout (default 1s, short so tests see failures quickly). */
+  hookTimeout?: string;
   extra?: string;
 }): string {
+  const settings = `{ url: "${options.url}", secret: "${options.secret ?? "webhook-secret-0123456789"}", timeout: ${options.hookTimeout ?? "1s"} }`;
   return `
 minDuration: 1s
 requestTimeout: ${options.requestTimeout ?? "1h"}
@@ -17,7 +20,7 @@ resources:
   - id: deploy-hook
     name: Deploy hook
     provider: webhook
-    settings: { url: "${options.url}", secret: "${options.secret ?? "webhook-secret-0123456789"}", timeout: 1s }
+    settings: ${settings}
     maxDuration: 4h
     approvers: { users: [U0LEAD1, U0LEAD2], groups: [S0SRE] }
     requiredApprovals: ${options.requiredApprovals ?? 1}
@@ -25,7 +28,7 @@ resources:
   - id: two-keys
     name: Two-person rule
     provider: webhook
-    settings: { url: "${options.url}", secret: "${options.secret ?? "webhook-secret-0123456789"}", timeout: 1s }
+    settings: ${settings}
     maxDuration: 1h
     approvers: { users: [U0LEAD1, U0LEAD2] }
     requiredApprovals: 2
