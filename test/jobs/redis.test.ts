@@ -1,42 +1,16 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { evictionWarning } from "../../src/jobs/redis.js";
-import { waitFor } from "../support/wait.js";
+import { type PrivateRedis, startPrivateRedis } from "../support/private-redis.js";
 
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const child of children) child.kill("SIGKILL");
-});
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
+const servers: PrivateRedis[] = [];
+afterAll(() => Promise.all(servers.map((s) => s.stop())));
 
 /** A throwaway redis-server with the given eviction policy (never touch the shared one's config). */
 async function redisWithPolicy(policy: string): Promise<Redis> {
-  const port = await freePort();
-  const child = spawn("redis-server", [
-    "--port",
-    String(port),
-    "--bind",
-    "127.0.0.1",
-    "--save",
-    "",
-    "--maxmemory-policy",
-    policy,
-  ]);
-  children.push(child);
-  const redis = new Redis(port, "127.0.0.1", { lazyConnect: true, retryStrategy: () => 100 });
-  redis.on("error", () => undefined); // refused until the server is up
-  await waitFor(() => redis.connect().then(() => true), { timeout: 5_000 });
-  return redis;
+  const server = await startPrivateRedis(["--maxmemory-policy", policy]);
+  servers.push(server);
+  return new Redis(server.url);
 }
 
 describe("Redis eviction check", () => {

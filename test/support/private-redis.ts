@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
+import { freePort } from "./ports.js";
 import { waitFor } from "./wait.js";
 
 /**
@@ -20,19 +21,6 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Resolves true when something answers PING with PONG on the port. */
 function pings(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -48,7 +36,8 @@ function pings(port: number): Promise<boolean> {
   });
 }
 
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+/** `extraArgs` are passed to redis-server (e.g. `["--maxmemory-policy", "allkeys-lru"]`). */
+export async function startPrivateRedis(extraArgs: string[] = []): Promise<PrivateRedis> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   let stopped = false;
@@ -68,6 +57,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
         "127.0.0.1",
         "--daemonize",
         "no",
+        ...extraArgs,
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
