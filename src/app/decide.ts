@@ -77,7 +77,7 @@ export async function decide(deps: Deps, input: DecisionInput): Promise<Outcome>
     );
   }
   if (result.kind === "repeat") return ok(`You already voted on ${request.id}; your vote counts once.`);
-  deps.metrics.transitions.inc({ status: result.verdict });
+  if (result.verdict !== "pending") deps.metrics.transitions.inc({ status: result.verdict });
   const followUps: Promise<unknown>[] = [enqueueCardSync(deps.queue, request.id)];
   if (result.verdict === "approved") followUps.push(enqueueGrant(deps.queue, grantIdFor(request.id)));
   if (result.verdict === "denied") followUps.push(enqueueNotify(deps.queue, request.id, "denied"));

@@ -1,4 +1,5 @@
 import { GRANTED_STATES } from "../domain/lifecycle.js";
+import { escapeMrkdwn } from "../domain/mrkdwn.js";
 import { enqueueCardSync, enqueueNotify } from "../jobs/schedule.js";
 import { appendAudit } from "../store/audit.js";
 import type { Deps } from "./deps.js";
@@ -112,7 +113,7 @@ async function recordRevokeFailure(deps: Deps, grantId: string, message: string)
       .post(
         channel,
         `:rotating_light: Revocation of ${request.id} (${request.resourceId}, <@${request.requesterId}>) has failed ` +
-          `${grant.revokeFailures} times and is still being retried. Last error: ${message.replace(/[<>&]/g, "")}`,
+          `${grant.revokeFailures} times and is still being retried. Last error: ${escapeMrkdwn(message)}`,
       )
       .catch((error) => deps.logger.error({ err: error }, "could not post the revocation alert"));
   }
