@@ -20,11 +20,9 @@ export async function runGrant(deps: Deps, grantId: string, attempt: { isLast: b
   if (grant?.request.status !== "APPROVED" || grant.endedAt || grant.revokeRequestedAt) return;
   const request = grant.request;
   if (!grant.expiresAt) {
-    const expiresAt = new Date(Date.now() + request.durationSec * 1000);
-    await deps.db.grant.updateMany({
-      where: { id: grantId, expiresAt: null },
-      data: { expiresAt, grantedAt: new Date() },
-    });
+    const grantedAt = new Date();
+    const expiresAt = new Date(grantedAt.getTime() + request.durationSec * 1000);
+    await deps.db.grant.updateMany({ where: { id: grantId, expiresAt: null }, data: { expiresAt, grantedAt } });
   }
   const fixed = await deps.db.grant.findUniqueOrThrow({ where: { id: grantId } });
   const expiresAt = fixed.expiresAt as Date;
