@@ -55,16 +55,17 @@ program
       running = await startJit({ ...env, role: options.role, logger });
     } catch (error) {
       logger.fatal({ err: error instanceof Error ? error.message : String(error) }, "could not start");
+      await new Promise<void>((resolve) => logger.flush(() => resolve()));
       fail(error);
     }
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       process.once(signal, () => {
         logger.info({ signal }, "signal received");
         running.stop().then(
-          () => process.exit(0),
+          () => logger.flush(() => process.exit(0)),
           (error) => {
             logger.error({ err: error }, "unclean shutdown");
-            process.exit(1);
+            logger.flush(() => process.exit(1));
           },
         );
       });

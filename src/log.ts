@@ -5,27 +5,31 @@ import { pino } from "pino";
  * logger in the first place; these paths catch the fields where a library might put one.
  */
 export function createLogger(level = "info") {
-  return pino({
-    level,
-    base: { service: "jit" },
-    redact: {
-      paths: [
-        "token",
-        "*.token",
-        "password",
-        "*.password",
-        "secret",
-        "*.secret",
-        "secrets",
-        "*.secrets",
-        "headers.authorization",
-        "*.headers.authorization",
-        "url",
-        "*.url",
-      ],
-      censor: "[redacted]",
+  return pino(
+    {
+      level,
+      base: { service: "jit" },
+      redact: {
+        paths: [
+          "token",
+          "*.token",
+          "password",
+          "*.password",
+          "secret",
+          "*.secret",
+          "secrets",
+          "*.secrets",
+          "headers.authorization",
+          "*.headers.authorization",
+          "url",
+          "*.url",
+        ],
+        censor: "[redacted]",
+      },
     },
-  });
+    // Buffered writes: a log line must not cost a blocking syscall on the path of a Slack ack.
+    pino.destination({ sync: false, minLength: 4096 }),
+  );
 }
 
 export type Logger = ReturnType<typeof createLogger>;

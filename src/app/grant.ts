@@ -19,27 +19,29 @@ export async function runGrant(deps: Deps, grantId: string, attempt: { isLast: b
   // An early revoke accepted while the grant was queued wins: the revoke job ends the request.
   if (grant?.request.status !== "APPROVED" || grant.endedAt || grant.revokeRequestedAt) return;
   const request = grant.request;
-  if (!grant.expiresAt) {
-    const grantedAt = new Date();
-    const expiresAt = new Date(grantedAt.getTime() + request.durationSec * 1000);
-    await deps.db.grant.updateMany({ where: { id: grantId, expiresAt: null }, data: { expiresAt, grantedAt } });
-  }
-  const fixed = await deps.db.grant.findUniqueOrThrow({ where: { id: grantId } });
-  const expiresAt = fixed.expiresAt as Date;
+  // Fix the window once: a retried job keeps the expiry (and the scheduled revocation) it had.
+  const now = new Date();
+  const [fixed] = await deps.db.$queryRaw<{ expiresAt: Date }[]>`
+    UPDATE "Grant"
+    SET "grantedAt" = COALESCE("grantedAt", ${now.toISOString()}::timestamptz AT TIME ZONE 'UTC'),
+        "expiresAt" = COALESCE("expiresAt", ${new Date(now.getTime() + request.durationSec * 1000).toISOString()}::timestamptz AT TIME ZONE 'UTC')
+    WHERE id = ${grantId}
+    RETURNING "expiresAt" AT TIME ZONE 'UTC' AS "expiresAt"`;
+  if (!fixed) return;
+  const expiresAt = fixed.expiresAt;
   await scheduleRevoke(deps.queue, grantId, expiresAt);
   if (expiresAt.getTime() <= Date.now()) return; // the window passed before we could grant; the revoke job ends it
 
   const provider = deps.providers.forResource(request.resourceId);
-  const context = await providerContext(deps, request, fixed);
+  const context = await providerContext(deps, request, { id: grantId, expiresAt });
   const providerName = deps.access.resource(request.resourceId)?.provider ?? "unknown";
   let result: GrantResult | null;
   try {
     result = await withGrantLock(deps, grantId, async (tx) => {
-      const current = await tx.grant.findUniqueOrThrow({
-        where: { id: grantId },
-        include: { request: true },
-      });
-      if (current.request.status !== "APPROVED" || current.endedAt || current.revokeRequestedAt) return null;
+      const [current] = await tx.$queryRaw<{ grantable: boolean }[]>`
+        SELECT r.status = 'APPROVED' AND g."endedAt" IS NULL AND g."revokeRequestedAt" IS NULL AS grantable
+        FROM "Grant" g JOIN "AccessRequest" r ON r.id = g."requestId" WHERE g.id = ${grantId}`;
+      if (!current?.grantable) return null;
       const granted = await provider.grant(context);
       deps.metrics.providerCalls.inc({ provider: providerName, operation: "grant", result: "ok" });
       const details = { grantId, expiresAt: expiresAt.toISOString(), ...granted.details };

@@ -2,6 +2,7 @@ import { GRANTED_STATES } from "../domain/lifecycle.js";
 import { escapeMrkdwn } from "../domain/mrkdwn.js";
 import { enqueueCardSync, enqueueNotify } from "../jobs/schedule.js";
 import { appendAudit } from "../store/audit.js";
+import type { Prisma } from "../store/db.js";
 import type { Deps } from "./deps.js";
 import { withGrantLock } from "./grant-lock.js";
 import { providerContext, safeErrorMessage } from "./provider-context.js";
@@ -16,54 +17,56 @@ export type RevokeOutcome = { kind: "done" } | { kind: "not-due"; at: Date };
  * extension may have moved it). A grant is marked ended only after the provider confirms.
  */
 export async function runRevoke(deps: Deps, grantId: string): Promise<RevokeOutcome> {
-  const grant = await deps.db.grant.findUnique({ where: { id: grantId }, include: { request: true } });
-  if (!grant || grant.endedAt) return { kind: "done" };
-  const request = grant.request;
-  const due =
-    grant.revokeRequestedAt !== null ||
-    !GRANTED_STATES.includes(request.status) ||
-    (grant.expiresAt !== null && grant.expiresAt.getTime() <= Date.now());
-  if (!due)
-    return { kind: "not-due", at: grant.expiresAt ?? new Date(Date.now() + deps.tuning.reconcileEveryMs) };
-
-  const resource = deps.access.resource(request.resourceId);
-  const providerName = resource?.provider ?? "unknown";
-  let event: "revoke" | "expire" | null;
+  type Ended = { event: "revoke" | "expire" | null; grant: GrantWithRequest };
+  let outcome: RevokeOutcome | Ended;
+  let providerName = "unknown";
   try {
-    event = await withGrantLock(deps, grantId, async (tx) => {
-      const current = await tx.grant.findUniqueOrThrow({
-        where: { id: grantId },
-        include: { request: true },
-      });
-      if (current.endedAt) return null;
+    // One read, under the grant's lock: a grant being granted right now is revoked after it.
+    outcome = await withGrantLock(deps, grantId, async (tx): Promise<RevokeOutcome | Ended> => {
+      const grant = await tx.grant.findUnique({ where: { id: grantId }, include: { request: true } });
+      if (!grant || grant.endedAt) return { kind: "done" };
+      const request = grant.request;
+      const due =
+        grant.revokeRequestedAt !== null ||
+        !GRANTED_STATES.includes(request.status) ||
+        (grant.expiresAt !== null && grant.expiresAt.getTime() <= Date.now());
+      if (!due) {
+        return {
+          kind: "not-due",
+          at: grant.expiresAt ?? new Date(Date.now() + deps.tuning.reconcileEveryMs),
+        };
+      }
+      providerName = deps.access.resource(request.resourceId)?.provider ?? "unknown";
       const provider = deps.providers.forResource(request.resourceId);
-      await provider.revoke(await providerContext(deps, request, current));
+      await provider.revoke(await providerContext(deps, request, grant));
       deps.metrics.providerCalls.inc({ provider: providerName, operation: "revoke", result: "ok" });
       const endedAt = new Date();
       await tx.grant.update({ where: { id: grantId }, data: { endedAt } });
-      const lagMs = current.expiresAt ? endedAt.getTime() - current.expiresAt.getTime() : null;
-      const next = current.revokeRequestedAt ? "revoke" : "expire";
-      const details = { grantId, lagMs, reason: current.revokeReason, failures: current.revokeFailures };
-      if (GRANTED_STATES.includes(current.request.status)) {
-        await transition(tx, request, next, current.revokeRequestedBy ?? "jit", details);
-        if (next === "expire" && lagMs !== null)
-          deps.metrics.revocationLag.observe(Math.max(0, lagMs) / 1000);
-        return next;
+      const lagMs = grant.expiresAt ? endedAt.getTime() - grant.expiresAt.getTime() : null;
+      const details = { grantId, lagMs, reason: grant.revokeReason, failures: grant.revokeFailures };
+      if (!GRANTED_STATES.includes(request.status)) {
+        await appendAudit(tx, {
+          actor: "jit",
+          action: "grant.cleaned-up",
+          requestId: request.id,
+          resourceId: request.resourceId,
+          details,
+        });
+        return { event: null, grant };
       }
-      await appendAudit(tx, {
-        actor: "jit",
-        action: "grant.cleaned-up",
-        requestId: request.id,
-        resourceId: request.resourceId,
-        details,
-      });
-      return null;
+      const event = grant.revokeRequestedAt ? "revoke" : "expire";
+      await transition(tx, request, event, grant.revokeRequestedBy ?? "jit", details);
+      if (event === "expire" && lagMs !== null) deps.metrics.revocationLag.observe(Math.max(0, lagMs) / 1000);
+      return { event, grant };
     });
   } catch (error) {
     deps.metrics.providerCalls.inc({ provider: providerName, operation: "revoke", result: "error" });
     await recordRevokeFailure(deps, grantId, safeErrorMessage(error));
     throw error;
   }
+  if ("kind" in outcome) return outcome;
+  const { event, grant } = outcome;
+  const request = grant.request;
   if (event) {
     deps.metrics.transitions.inc({ status: event === "revoke" ? "revoked" : "expired" });
     await Promise.all([
@@ -79,6 +82,8 @@ export async function runRevoke(deps: Deps, grantId: string): Promise<RevokeOutc
   }
   return { kind: "done" };
 }
+
+type GrantWithRequest = Prisma.GrantGetPayload<{ include: { request: true } }>;
 
 /** Counts a failed revocation; the first time it crosses the threshold, alerts the audit channel. */
 async function recordRevokeFailure(deps: Deps, grantId: string, message: string): Promise<void> {

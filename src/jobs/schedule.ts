@@ -24,6 +24,12 @@ export const jobId = {
 export const FOREVER = 1_000_000;
 export const CAPPED_BACKOFF = "capped";
 
+/**
+ * Messages wait behind grants and revocations: BullMQ runs jobs without a priority first, so a
+ * burst of card updates never delays access being granted or taken away.
+ */
+const MESSAGE_PRIORITY = 10;
+
 const retryForever: JobsOptions = { attempts: FOREVER, backoff: { type: CAPPED_BACKOFF } };
 const retrySome: JobsOptions = { attempts: 8, backoff: { type: CAPPED_BACKOFF } };
 
@@ -66,7 +72,7 @@ export function scheduleTimeout(queue: Queue, requestId: string, at: Date) {
  * renders the current state, and runs for one request are serialized by a database lock.
  */
 export function enqueueCardSync(queue: Queue, requestId: string) {
-  return queue.add("cards", { name: "cards", requestId }, retrySome);
+  return queue.add("cards", { name: "cards", requestId }, { ...retrySome, priority: MESSAGE_PRIORITY });
 }
 
 /** One DM to the requester per lifecycle event (granted DMs, which carry secrets, are sent inline). */
@@ -74,6 +80,6 @@ export function enqueueNotify(queue: Queue, requestId: string, event: string) {
   return queue.add(
     "notify",
     { name: "notify", requestId, event },
-    { ...retrySome, jobId: jobId.notify(requestId, event) },
+    { ...retrySome, jobId: jobId.notify(requestId, event), priority: MESSAGE_PRIORITY },
   );
 }
