@@ -41,7 +41,10 @@ export async function runRevoke(deps: Deps, grantId: string): Promise<RevokeOutc
       await provider.revoke(await providerContext(deps, request, grant));
       deps.metrics.providerCalls.inc({ provider: providerName, operation: "revoke", result: "ok" });
       const endedAt = new Date();
-      await tx.grant.update({ where: { id: grantId }, data: { endedAt } });
+      await tx.$executeRaw`
+        UPDATE "Grant" SET "endedAt" = ${endedAt.toISOString()}::timestamptz AT TIME ZONE 'UTC',
+          "updatedAt" = (now() AT TIME ZONE 'UTC')
+        WHERE id = ${grantId}`;
       const lagMs = grant.expiresAt ? endedAt.getTime() - grant.expiresAt.getTime() : null;
       const details = { grantId, lagMs, reason: grant.revokeReason, failures: grant.revokeFailures };
       if (!GRANTED_STATES.includes(request.status)) {
