@@ -1,92 +1,180 @@
 import { GRANTED_STATES } from "../domain/lifecycle.js";
 import { escapeMrkdwn } from "../domain/mrkdwn.js";
 import { enqueueCardSync, enqueueNotify } from "../jobs/schedule.js";
-import { appendAudit } from "../store/audit.js";
+import { appendAudit, appendAuditMany } from "../store/audit.js";
 import type { Prisma } from "../store/db.js";
 import type { Deps } from "./deps.js";
 import { withGrantLock } from "./grant-lock.js";
 import { providerContext, safeErrorMessage } from "./provider-context.js";
-import { transition } from "./transition.js";
+import { transitionMany } from "./transition.js";
 
 /** What the revoke job should do next. */
 export type RevokeOutcome = { kind: "done" } | { kind: "not-due"; at: Date };
 
+/** Grants past their expiry that one revoke job also ends, so a burst costs a few transactions. */
+const SWEEP_SIZE = 50;
+
+type GrantWithRequest = Prisma.GrantGetPayload<{ include: { request: true } }>;
+
+interface Swept {
+  ended: { grant: GrantWithRequest; event: "revoke" | "expire" | null }[];
+  failed: { grant: GrantWithRequest; error: unknown }[];
+}
+
+function isDue(grant: GrantWithRequest, now: number): boolean {
+  return (
+    grant.revokeRequestedAt !== null ||
+    !GRANTED_STATES.includes(grant.request.status) ||
+    (grant.expiresAt !== null && grant.expiresAt.getTime() <= now)
+  );
+}
+
 /**
  * The revoke job. PostgreSQL is the truth: the job ends access when the grant is past its expiry,
  * was revoked early, or failed half-way; otherwise it asks to be run again at the expiry (an
- * extension may have moved it). A grant is marked ended only after the provider confirms.
+ * extension may have moved it). A grant is marked ended only after its provider confirms.
+ * Under its grant's lock, the job also sweeps up to SWEEP_SIZE other expired grants that nobody
+ * else holds: their providers are called in parallel and they end in the same transaction.
  */
 export async function runRevoke(deps: Deps, grantId: string): Promise<RevokeOutcome> {
-  type Ended = { event: "revoke" | "expire" | null; grant: GrantWithRequest };
-  let outcome: RevokeOutcome | Ended;
-  let providerName = "unknown";
+  const [peek] = await deps.db.$queryRaw<{ ended: boolean }[]>`
+    SELECT "endedAt" IS NOT NULL AS ended FROM "Grant" WHERE id = ${grantId}`;
+  if (!peek || peek.ended) return { kind: "done" }; // gone, or ended by another job's sweep
+  let outcome: RevokeOutcome | Swept;
   try {
-    // One read, under the grant's lock: a grant being granted right now is revoked after it.
-    outcome = await withGrantLock(deps, grantId, async (tx): Promise<RevokeOutcome | Ended> => {
-      const grant = await tx.grant.findUnique({ where: { id: grantId }, include: { request: true } });
-      if (!grant || grant.endedAt) return { kind: "done" };
-      const request = grant.request;
-      const due =
-        grant.revokeRequestedAt !== null ||
-        !GRANTED_STATES.includes(request.status) ||
-        (grant.expiresAt !== null && grant.expiresAt.getTime() <= Date.now());
-      if (!due) {
-        return {
-          kind: "not-due",
-          at: grant.expiresAt ?? new Date(Date.now() + deps.tuning.reconcileEveryMs),
-        };
-      }
-      providerName = deps.access.resource(request.resourceId)?.provider ?? "unknown";
-      const provider = deps.providers.forResource(request.resourceId);
-      await provider.revoke(await providerContext(deps, request, grant));
-      deps.metrics.providerCalls.inc({ provider: providerName, operation: "revoke", result: "ok" });
-      const endedAt = new Date();
-      await tx.$executeRaw`
-        UPDATE "Grant" SET "endedAt" = ${endedAt.toISOString()}::timestamptz AT TIME ZONE 'UTC',
-          "updatedAt" = (now() AT TIME ZONE 'UTC')
-        WHERE id = ${grantId}`;
-      const lagMs = grant.expiresAt ? endedAt.getTime() - grant.expiresAt.getTime() : null;
-      const details = { grantId, lagMs, reason: grant.revokeReason, failures: grant.revokeFailures };
-      if (!GRANTED_STATES.includes(request.status)) {
-        await appendAudit(tx, {
-          actor: "jit",
-          action: "grant.cleaned-up",
-          requestId: request.id,
-          resourceId: request.resourceId,
-          details,
-        });
-        return { event: null, grant };
-      }
-      const event = grant.revokeRequestedAt ? "revoke" : "expire";
-      await transition(tx, request, event, grant.revokeRequestedBy ?? "jit", details);
-      if (event === "expire" && lagMs !== null) deps.metrics.revocationLag.observe(Math.max(0, lagMs) / 1000);
-      return { event, grant };
-    });
+    outcome = await withGrantLock(deps, grantId, (tx) => sweep(deps, tx, grantId));
   } catch (error) {
-    deps.metrics.providerCalls.inc({ provider: providerName, operation: "revoke", result: "error" });
     await recordRevokeFailure(deps, grantId, safeErrorMessage(error));
     throw error;
   }
   if ("kind" in outcome) return outcome;
-  const { event, grant } = outcome;
-  const request = grant.request;
-  if (event) {
-    deps.metrics.transitions.inc({ status: event === "revoke" ? "revoked" : "expired" });
-    await Promise.all([
-      enqueueNotify(deps.queue, request.id, event === "revoke" ? "revoked" : "expired"),
-      enqueueCardSync(deps.queue, request.id),
-    ]);
-  }
-  if (grant.alertedAt && deps.policy.audit.channel) {
-    await deps.messenger.post(
-      deps.policy.audit.channel,
-      `:white_check_mark: ${request.id}: access to ${request.resourceId} for <@${request.requesterId}> is now revoked, after ${grant.revokeFailures} failed attempt(s).`,
-    );
-  }
+  await afterSweep(deps, outcome);
+  const own = outcome.failed.find((f) => f.grant.id === grantId);
+  if (own) throw own.error;
   return { kind: "done" };
 }
 
-type GrantWithRequest = Prisma.GrantGetPayload<{ include: { request: true } }>;
+async function sweep(
+  deps: Deps,
+  tx: Prisma.TransactionClient,
+  grantId: string,
+): Promise<RevokeOutcome | Swept> {
+  const now = Date.now();
+  const candidates = await tx.$queryRaw<{ id: string }[]>`
+    SELECT id FROM "Grant"
+    WHERE "endedAt" IS NULL AND id <> ${grantId}
+      AND "expiresAt" <= (${new Date(now).toISOString()}::timestamptz AT TIME ZONE 'UTC')
+    ORDER BY "expiresAt" LIMIT ${SWEEP_SIZE}`;
+  // Only grants no other job holds (one being granted right now is left to its own revoke job).
+  const others = candidates.length
+    ? await tx.$queryRaw<{ id: string }[]>`
+        SELECT id FROM unnest(${candidates.map((c) => c.id)}::text[]) AS id
+        WHERE pg_try_advisory_xact_lock(hashtext('grant:' || id))`
+    : [];
+  const grants = await tx.grant.findMany({
+    where: { id: { in: [grantId, ...others.map((o) => o.id)] }, endedAt: null },
+    include: { request: true },
+  });
+  const own = grants.find((g) => g.id === grantId);
+  if (!own) return { kind: "done" };
+  if (!isDue(own, now)) {
+    return { kind: "not-due", at: own.expiresAt ?? new Date(now + deps.tuning.reconcileEveryMs) };
+  }
+  const due = grants.filter((g) => isDue(g, now));
+  const results = await Promise.allSettled(
+    due.map(async (grant) => {
+      const provider = deps.providers.forResource(grant.request.resourceId);
+      await provider.revoke(await providerContext(deps, grant.request, grant));
+    }),
+  );
+  const swept: Swept = { ended: [], failed: [] };
+  results.forEach((result, i) => {
+    const grant = due[i] as GrantWithRequest;
+    const providerName = deps.access.resource(grant.request.resourceId)?.provider ?? "unknown";
+    const ok = result.status === "fulfilled";
+    deps.metrics.providerCalls.inc({
+      provider: providerName,
+      operation: "revoke",
+      result: ok ? "ok" : "error",
+    });
+    if (ok) {
+      const granted = GRANTED_STATES.includes(grant.request.status);
+      swept.ended.push({ grant, event: granted ? (grant.revokeRequestedAt ? "revoke" : "expire") : null });
+    } else {
+      swept.failed.push({ grant, error: result.reason });
+    }
+  });
+  if (swept.ended.length === 0) return swept;
+  const endedAt = new Date();
+  await tx.$executeRaw`
+    UPDATE "Grant" SET "endedAt" = (${endedAt.toISOString()}::timestamptz AT TIME ZONE 'UTC'),
+      "updatedAt" = (now() AT TIME ZONE 'UTC')
+    WHERE id = ANY(${swept.ended.map((e) => e.grant.id)})`;
+  const details = (grant: GrantWithRequest) => ({
+    grantId: grant.id,
+    lagMs: grant.expiresAt ? endedAt.getTime() - grant.expiresAt.getTime() : null,
+    reason: grant.revokeReason,
+    failures: grant.revokeFailures,
+  });
+  const moved = await transitionMany(
+    tx,
+    swept.ended.flatMap(({ grant, event }) =>
+      event
+        ? [
+            {
+              request: grant.request,
+              event,
+              actor: grant.revokeRequestedBy ?? "jit",
+              details: details(grant),
+            },
+          ]
+        : [],
+    ),
+  );
+  const cleanedUp = swept.ended.filter((e) => e.event === null);
+  await appendAuditMany(
+    tx,
+    cleanedUp.map(({ grant }) => ({
+      actor: "jit",
+      action: "grant.cleaned-up",
+      requestId: grant.request.id,
+      resourceId: grant.request.resourceId,
+      details: details(grant),
+    })),
+  );
+  // A request that had already left its granted state keeps it; its grant is simply ended.
+  swept.ended = swept.ended.map((e) =>
+    e.event && !moved.has(e.grant.request.id) ? { ...e, event: null } : e,
+  );
+  for (const { grant, event } of swept.ended) {
+    if (event === "expire" && grant.expiresAt) {
+      deps.metrics.revocationLag.observe(Math.max(0, endedAt.getTime() - grant.expiresAt.getTime()) / 1000);
+    }
+  }
+  return swept;
+}
+
+/** After commit: failures counted (and alerted), requesters told, cards updated, recoveries posted. */
+async function afterSweep(deps: Deps, swept: Swept): Promise<void> {
+  for (const { grant, error } of swept.failed)
+    await recordRevokeFailure(deps, grant.id, safeErrorMessage(error));
+  for (const { grant, event } of swept.ended) {
+    const request = grant.request;
+    if (event) {
+      deps.metrics.transitions.inc({ status: event === "revoke" ? "revoked" : "expired" });
+      await Promise.all([
+        enqueueNotify(deps.queue, request.id, event === "revoke" ? "revoked" : "expired"),
+        enqueueCardSync(deps.queue, request.id),
+      ]);
+    }
+    if (grant.alertedAt && deps.policy.audit.channel) {
+      await deps.messenger.post(
+        deps.policy.audit.channel,
+        `:white_check_mark: ${request.id}: access to ${request.resourceId} for <@${request.requesterId}> is now revoked, after ${grant.revokeFailures} failed attempt(s).`,
+      );
+    }
+  }
+}
 
 /** Counts a failed revocation; the first time it crosses the threshold, alerts the audit channel. */
 async function recordRevokeFailure(deps: Deps, grantId: string, message: string): Promise<void> {

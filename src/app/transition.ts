@@ -1,5 +1,5 @@
 import { type LifecycleEvent, TRANSITIONS } from "../domain/lifecycle.js";
-import { appendAudit } from "../store/audit.js";
+import { appendAudit, appendAuditMany } from "../store/audit.js";
 import type { Prisma } from "../store/db.js";
 
 type Tx = Prisma.TransactionClient;
@@ -32,4 +32,42 @@ export async function transition(
     details,
   });
   return true;
+}
+
+export interface TransitionItem {
+  request: { id: string; resourceId: string };
+  event: LifecycleEvent;
+  actor: string;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * `transition` for many requests at once (a revocation sweep): one conditional update per kind of
+ * event and one audit append for all. Returns the ids that moved.
+ */
+export async function transitionMany(tx: Tx, items: TransitionItem[]): Promise<Set<string>> {
+  const moved = new Set<string>();
+  for (const event of new Set(items.map((item) => item.event))) {
+    const { from, to } = TRANSITIONS[event];
+    const ids = items.filter((item) => item.event === event).map((item) => item.request.id);
+    const rows = await tx.$queryRaw<{ id: string }[]>`
+      UPDATE "AccessRequest"
+      SET status = ${to}::"RequestStatus", "updatedAt" = (now() AT TIME ZONE 'UTC')
+      WHERE id = ANY(${ids}) AND status::text = ANY(${[...from]})
+      RETURNING id`;
+    for (const row of rows) moved.add(row.id);
+  }
+  await appendAuditMany(
+    tx,
+    items
+      .filter((item) => moved.has(item.request.id))
+      .map((item) => ({
+        actor: item.actor,
+        action: `request.${TRANSITIONS[item.event].to.toLowerCase()}`,
+        requestId: item.request.id,
+        resourceId: item.request.resourceId,
+        details: item.details ?? {},
+      })),
+  );
+  return moved;
 }

@@ -150,3 +150,44 @@ export async function verifyAudit(db: Db, batchSize = 2000): Promise<VerifyResul
   }
   return { ok: true, events: count };
 }
+
+/**
+ * Appends several events in order, in three statements whatever their number (a revocation sweep
+ * ends many grants at once). Same chain and hashes as appendAudit, computed here instead of in SQL.
+ */
+export async function appendAuditMany(tx: Tx, inputs: AuditInput[]): Promise<void> {
+  if (inputs.length === 0) return;
+  const [head] = await tx.$queryRaw<{ seq: bigint; hash: string }[]>`
+    SELECT seq, hash FROM "AuditHead" WHERE id = 1 FOR UPDATE`;
+  if (!head) throw new Error("audit head row is missing; was the database migrated?");
+  const at = new Date();
+  let prevHash = head.hash;
+  let seq = head.seq;
+  const rows = inputs.map((input) => {
+    seq += 1n;
+    const event = {
+      seq,
+      at,
+      actor: input.actor,
+      action: input.action,
+      requestId: input.requestId ?? null,
+      resourceId: input.resourceId ?? null,
+      details: JSON.parse(JSON.stringify(input.details ?? {})) as unknown,
+    };
+    const hash = hashEvent(prevHash, event);
+    const row = { ...event, prevHash, hash };
+    prevHash = hash;
+    return row;
+  });
+  await tx.$executeRaw`
+    INSERT INTO "AuditEvent" (seq, at, actor, action, "requestId", "resourceId", details, "prevHash", hash)
+    SELECT s::bigint, a::timestamptz AT TIME ZONE 'UTC', actor, action, rid, res, d::jsonb, ph, h
+    FROM unnest(
+      ${rows.map((r) => r.seq.toString())}::text[], ${rows.map((r) => r.at.toISOString())}::text[],
+      ${rows.map((r) => r.actor)}::text[], ${rows.map((r) => r.action)}::text[],
+      ${rows.map((r) => r.requestId)}::text[], ${rows.map((r) => r.resourceId)}::text[],
+      ${rows.map((r) => JSON.stringify(r.details))}::text[], ${rows.map((r) => r.prevHash)}::text[],
+      ${rows.map((r) => r.hash)}::text[]
+    ) AS t(s, a, actor, action, rid, res, d, ph, h)`;
+  await tx.$executeRaw`UPDATE "AuditHead" SET seq = ${seq.toString()}::bigint, hash = ${prevHash} WHERE id = 1`;
+}
