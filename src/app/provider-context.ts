@@ -21,5 +21,6 @@ export async function providerContext(
 /** An error message safe to store and show: one line, bounded, from our own providers' messages. */
 export function safeErrorMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.split("\n")[0]?.slice(0, 300) ?? "unknown error";
+  const line = message.split("\n").find((l) => l.trim() !== "");
+  return line?.trim().slice(0, 300) ?? "unknown error";
 }

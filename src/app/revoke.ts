@@ -12,7 +12,34 @@ import { transitionMany } from "./transition.js";
 export type RevokeOutcome = { kind: "done" } | { kind: "not-due"; at: Date };
 
 /** Grants past their expiry that one revoke job also ends, so a burst costs a few transactions. */
-const SWEEP_SIZE = 50;
+const SWEEP_SIZE = 24;
+/**
+ * Provider calls in flight per sweep. Kept small: the gain of sweeping is fewer transactions, and
+ * a flood of parallel calls would make slow providers time out (and get the revoke twice).
+ */
+const SWEEP_PARALLELISM = 4;
+
+/** Promise.allSettled over `items`, at most `limit` at a time, results in order. */
+async function settleWithLimit<T>(
+  items: T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<PromiseSettledResult<void>[]> {
+  const results: PromiseSettledResult<void>[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const index = next++;
+      try {
+        results[index] = { status: "fulfilled", value: await fn(items[index] as T) };
+      } catch (reason) {
+        results[index] = { status: "rejected", reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
 
 type GrantWithRequest = Prisma.GrantGetPayload<{ include: { request: true } }>;
 
@@ -34,7 +61,7 @@ function isDue(grant: GrantWithRequest, now: number): boolean {
  * was revoked early, or failed half-way; otherwise it asks to be run again at the expiry (an
  * extension may have moved it). A grant is marked ended only after its provider confirms.
  * Under its grant's lock, the job also sweeps up to SWEEP_SIZE other expired grants that nobody
- * else holds: their providers are called in parallel and they end in the same transaction.
+ * else holds: their providers are called a few at a time and they end in the same transaction.
  */
 export async function runRevoke(deps: Deps, grantId: string): Promise<RevokeOutcome> {
   const [peek] = await deps.db.$queryRaw<{ ended: boolean }[]>`
@@ -64,8 +91,9 @@ async function sweep(
     SELECT id FROM "Grant"
     WHERE "endedAt" IS NULL AND id <> ${grantId}
       AND "expiresAt" <= (${new Date(now).toISOString()}::timestamptz AT TIME ZONE 'UTC')
-    ORDER BY "expiresAt" LIMIT ${SWEEP_SIZE}`;
-  // Only grants no other job holds (one being granted right now is left to its own revoke job).
+    ORDER BY hashtext(id || ${grantId}) LIMIT ${SWEEP_SIZE}`; // each job its own order: sweeps spread out
+  // Only grants no other job holds: a try-lock never waits, so sweeps cannot deadlock each other,
+  // and one being granted right now is left to its own revoke job.
   const others = candidates.length
     ? await tx.$queryRaw<{ id: string }[]>`
         SELECT id FROM unnest(${candidates.map((c) => c.id)}::text[]) AS id
@@ -81,12 +109,10 @@ async function sweep(
     return { kind: "not-due", at: own.expiresAt ?? new Date(now + deps.tuning.reconcileEveryMs) };
   }
   const due = grants.filter((g) => isDue(g, now));
-  const results = await Promise.allSettled(
-    due.map(async (grant) => {
-      const provider = deps.providers.forResource(grant.request.resourceId);
-      await provider.revoke(await providerContext(deps, grant.request, grant));
-    }),
-  );
+  const results = await settleWithLimit(due, SWEEP_PARALLELISM, async (grant) => {
+    const provider = deps.providers.forResource(grant.request.resourceId);
+    await provider.revoke(await providerContext(deps, grant.request, grant));
+  });
   const swept: Swept = { ended: [], failed: [] };
   results.forEach((result, i) => {
     const grant = due[i] as GrantWithRequest;
