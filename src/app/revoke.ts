@@ -12,12 +12,12 @@ import { transitionMany } from "./transition.js";
 export type RevokeOutcome = { kind: "done" } | { kind: "not-due"; at: Date };
 
 /** Grants past their expiry that one revoke job also ends, so a burst costs a few transactions. */
-const SWEEP_SIZE = 24;
+const SWEEP_SIZE = 48;
 /**
  * Provider calls in flight per sweep. Kept small: the gain of sweeping is fewer transactions, and
  * a flood of parallel calls would make slow providers time out (and get the revoke twice).
  */
-const SWEEP_PARALLELISM = 4;
+const SWEEP_PARALLELISM = 8;
 
 /** Promise.allSettled over `items`, at most `limit` at a time, results in order. */
 async function settleWithLimit<T>(
