@@ -44,7 +44,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -54,6 +54,14 @@ import pg from "pg";
 import { blockActionBody, sendSigned, slashCommandBody } from "../test/support/slack-requests.js";
 import { type BenchChild, type ChildMessage, startChild } from "./lib/child.js";
 import { round1, type Summary, summarize, table } from "./lib/stats.js";
+
+/** jit runs with the V8 flags `npm start` uses (package.json), so the bench measures what users run. */
+const START_NODE_FLAGS: string[] =
+  (
+    JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "package.json"), "utf8")) as {
+      scripts: { start: string };
+    }
+  ).scripts.start.match(/--max-[a-z-]+=\d+/g) ?? [];
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..");
@@ -280,6 +288,7 @@ async function startSystem(name: "floor" | "jit", shared: Shared): Promise<Syste
       name,
       execArgv: [
         ...shared.runtime.execArgv,
+        ...START_NODE_FLAGS,
         ...(process.env.BENCH_JIT_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
       ],
       logFile: join(RUN_DIR, "jit.log"),
@@ -744,7 +753,8 @@ async function main(): Promise<void> {
   log(
     "jit tuning: production defaults (DEFAULT_TUNING), nothing overridden; policy minDuration: 1s so " +
       "load 3 can use second-granular durations; LOG_LEVEL " +
-      (process.env.BENCH_LOG_LEVEL ?? "info"),
+      (process.env.BENCH_LOG_LEVEL ?? "info") +
+      `; node flags as npm start: ${START_NODE_FLAGS.join(" ")}`,
   );
   const runtime = prepareRuntime();
   const standin = startChild(runtime.script("standin-process"), {
