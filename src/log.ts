@@ -27,8 +27,8 @@ export function createLogger(level = "info") {
         censor: "[redacted]",
       },
     },
-    // Buffered writes: a log line must not cost a blocking syscall on the path of a Slack ack.
-    pino.destination({ sync: false, minLength: 4096 }),
+    // Asynchronous writes: a log line must not block the event loop on the path of a Slack ack.
+    pino.destination({ sync: false }),
   );
 }
 
