@@ -1,4 +1,4 @@
-import type { JobsOptions, Queue } from "bullmq";
+import { ErrorCode, type JobsOptions, type Queue } from "bullmq";
 
 /**
  * Every job jit enqueues, with a deterministic id: enqueuing the same work twice is a no-op while
@@ -42,6 +42,18 @@ export function enqueueGrant(queue: Queue, grantId: string) {
  * whatever state an earlier job with the same id is in.
  */
 export async function scheduleRevoke(queue: Queue, grantId: string, at: Date | "now"): Promise<void> {
+  // The job may change state between our look and our move (a worker picks it up, another replica
+  // promotes it): then look again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await scheduleRevokeOnce(queue, grantId, at);
+    } catch (error) {
+      if ((error as { code?: number }).code !== ErrorCode.JobNotInState || attempt >= 5) throw error;
+    }
+  }
+}
+
+async function scheduleRevokeOnce(queue: Queue, grantId: string, at: Date | "now"): Promise<void> {
   const id = jobId.revoke(grantId);
   const delay = at === "now" ? 0 : Math.max(0, at.getTime() - Date.now());
   const existing = await queue.getJob(id);
