@@ -64,14 +64,11 @@ export function hashEvent(prevHash: string, event: Omit<AuditRecord, "hash" | "p
 }
 
 /**
- * Appends one event inside the caller's transaction, in one statement: it advances and locks the
- * head row (ordering concurrent appends), hashes, and inserts. Call it last in a transaction: the
- * head stays locked until commit.
+ * An event as stored. `at` has millisecond precision (what TIMESTAMP(3) keeps) and details go
+ * through JSON, so the hash can be recomputed from the row exactly.
  */
-export async function appendAudit(tx: Tx, input: AuditInput): Promise<AuditRecord> {
-  // Millisecond precision: what TIMESTAMP(3) stores, so the hash can be recomputed from the row.
-  const at = new Date();
-  const event = {
+function toEvent(input: AuditInput, at: Date): Omit<AuditRecord, "hash" | "prevHash" | "seq"> {
+  return {
     at,
     actor: input.actor,
     action: input.action,
@@ -79,6 +76,16 @@ export async function appendAudit(tx: Tx, input: AuditInput): Promise<AuditRecor
     resourceId: input.resourceId ?? null,
     details: JSON.parse(JSON.stringify(input.details ?? {})) as unknown,
   };
+}
+
+/**
+ * Appends one event inside the caller's transaction, in one statement: it advances and locks the
+ * head row (ordering concurrent appends), hashes, and inserts. Call it last in a transaction: the
+ * head stays locked until commit.
+ */
+export async function appendAudit(tx: Tx, input: AuditInput): Promise<AuditRecord> {
+  const at = new Date();
+  const event = toEvent(input, at);
   const body = eventBody(event);
   const [row] = await tx.$queryRaw<{ seq: bigint; prevHash: string; hash: string }[]>`
     WITH old AS (SELECT seq, hash FROM "AuditHead" WHERE id = 1 FOR UPDATE),
@@ -165,15 +172,7 @@ export async function appendAuditMany(tx: Tx, inputs: AuditInput[]): Promise<voi
   let seq = head.seq;
   const rows = inputs.map((input) => {
     seq += 1n;
-    const event = {
-      seq,
-      at,
-      actor: input.actor,
-      action: input.action,
-      requestId: input.requestId ?? null,
-      resourceId: input.resourceId ?? null,
-      details: JSON.parse(JSON.stringify(input.details ?? {})) as unknown,
-    };
+    const event = { ...toEvent(input, at), seq };
     const hash = hashEvent(prevHash, event);
     const row = { ...event, prevHash, hash };
     prevHash = hash;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   type AuditRecord,
   appendAudit,
+  appendAuditMany,
   canonicalJson,
   GENESIS_HASH,
   hashEvent,
@@ -154,6 +155,45 @@ describe("appendAudit", () => {
     expect(rows).toHaveLength(50);
     expect(new Set(rows.map((r) => (r.details as { i: number }).i)).size).toBe(50);
     expect(await verifyAudit(db)).toEqual({ ok: true, events: 50 });
+  });
+});
+
+describe("appendAuditMany", () => {
+  it("appends a batch in order, interleaving safely with single appends", async () => {
+    await append({ actor: "U0A", action: "single" });
+    await Promise.all([
+      db.$transaction((tx) =>
+        appendAuditMany(
+          tx,
+          Array.from({ length: 5 }, (_, i) => ({
+            actor: "jit",
+            action: "batch-a",
+            requestId: `R-A${i}`,
+            details: { i },
+          })),
+        ),
+      ),
+      ...Array.from({ length: 5 }, (_, i) => append({ actor: "U0B", action: "single", details: { i } })),
+      db.$transaction((tx) =>
+        appendAuditMany(tx, [
+          { actor: "jit", action: "batch-b", details: { z: 1, a: [1, { y: 2, b: 3 }] } },
+          { actor: "jit", action: "batch-b" },
+        ]),
+      ),
+    ]);
+    const rows = await db.auditEvent.findMany({ orderBy: { seq: "asc" } });
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 13 }, (_, i) => BigInt(i + 1)));
+    const batchA = rows.filter((r) => r.action === "batch-a");
+    // A batch is contiguous and keeps its order.
+    expect(batchA.map((r) => (r.details as { i: number }).i)).toEqual([0, 1, 2, 3, 4]);
+    expect(Number((batchA[4]?.seq ?? 0n) - (batchA[0]?.seq ?? 0n))).toBe(4);
+    expect(await verifyAudit(db)).toEqual({ ok: true, events: 13 });
+  });
+
+  it("does nothing for an empty batch", async () => {
+    await db.$transaction((tx) => appendAuditMany(tx, []));
+    expect(await db.auditEvent.count()).toBe(0);
+    expect(await verifyAudit(db)).toEqual({ ok: true, events: 0 });
   });
 });
 
