@@ -94,7 +94,9 @@ describe("request → cards → approve → grant → revocation at expiry", () 
 
     const metrics = await (await fetch(`${h.url}/metrics`)).text();
     expect(metrics).toMatch(/jit_request_transitions_total\{status="expired"\} [1-9]/);
-    expect(metrics).toMatch(/jit_provider_calls_total\{provider="webhook",operation="grant",result="ok"\} [1-9]/);
+    expect(metrics).toMatch(
+      /jit_provider_calls_total\{provider="webhook",operation="grant",result="ok"\} [1-9]/,
+    );
     expect(metrics).toMatch(/jit_revocation_lag_seconds_count [1-9]/);
   });
 });

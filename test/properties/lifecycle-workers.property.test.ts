@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { policyWith } from "../support/policies.js";
 import { type Harness, startHarness } from "../support/harness.js";
+import { policyWith } from "../support/policies.js";
 import { startSlackStandin } from "../support/slack-standin.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.js";
 import { type DirectDeps, directDeps } from "./deps.js";
