@@ -1,6 +1,6 @@
 import { GRANTED_STATES } from "../domain/lifecycle.js";
 import { escapeMrkdwn } from "../domain/mrkdwn.js";
-import { enqueueCardSync, enqueueNotify } from "../jobs/schedule.js";
+import { cardSyncJob, notifyJob } from "../jobs/schedule.js";
 import { appendAudit, appendAuditMany } from "../store/audit.js";
 import type { Prisma } from "../store/db.js";
 import type { Deps } from "./deps.js";
@@ -184,15 +184,19 @@ async function sweep(
 async function afterSweep(deps: Deps, swept: Swept): Promise<void> {
   for (const { grant, error } of swept.failed)
     await recordRevokeFailure(deps, grant.id, safeErrorMessage(error));
-  for (const { grant, event } of swept.ended) {
-    const request = grant.request;
-    if (event) {
+  // One round trip to Redis for the whole sweep's messages.
+  await deps.queue.addBulk(
+    swept.ended.flatMap(({ grant, event }) => {
+      if (!event) return [];
       deps.metrics.transitions.inc({ status: event === "revoke" ? "revoked" : "expired" });
-      await Promise.all([
-        enqueueNotify(deps.queue, request.id, event === "revoke" ? "revoked" : "expired"),
-        enqueueCardSync(deps.queue, request.id),
-      ]);
-    }
+      return [
+        notifyJob(grant.request.id, event === "revoke" ? "revoked" : "expired"),
+        cardSyncJob(grant.request.id),
+      ];
+    }),
+  );
+  for (const { grant } of swept.ended) {
+    const request = grant.request;
     if (grant.alertedAt && deps.policy.audit.channel) {
       await deps.messenger.post(
         deps.policy.audit.channel,

@@ -81,17 +81,31 @@ export function scheduleTimeout(queue: Queue, requestId: string, at: Date) {
 
 /**
  * Brings every copy of a request's approval card up to date. Not deduplicated by id: each run
- * renders the current state, and runs for one request are serialized by a database lock.
+ * renders the current state, and runs for one request are serialized by a Redis mutex.
  */
-export function enqueueCardSync(queue: Queue, requestId: string) {
-  return queue.add("cards", { name: "cards", requestId }, { ...retrySome, priority: MESSAGE_PRIORITY });
+export function cardSyncJob(requestId: string) {
+  return {
+    name: "cards",
+    data: { name: "cards", requestId } satisfies JobData,
+    opts: { ...retrySome, priority: MESSAGE_PRIORITY },
+  };
 }
 
 /** One DM to the requester per lifecycle event (granted DMs, which carry secrets, are sent inline). */
+export function notifyJob(requestId: string, event: string) {
+  return {
+    name: "notify",
+    data: { name: "notify", requestId, event } satisfies JobData,
+    opts: { ...retrySome, jobId: jobId.notify(requestId, event), priority: MESSAGE_PRIORITY },
+  };
+}
+
+export function enqueueCardSync(queue: Queue, requestId: string) {
+  const job = cardSyncJob(requestId);
+  return queue.add(job.name, job.data, job.opts);
+}
+
 export function enqueueNotify(queue: Queue, requestId: string, event: string) {
-  return queue.add(
-    "notify",
-    { name: "notify", requestId, event },
-    { ...retrySome, jobId: jobId.notify(requestId, event), priority: MESSAGE_PRIORITY },
-  );
+  const job = notifyJob(requestId, event);
+  return queue.add(job.name, job.data, job.opts);
 }
