@@ -15,7 +15,7 @@ import { dropDatabase, REDIS_URL, SIGNING_SECRET, testDatabaseUrl } from "../sup
 import { type JitProcess, type JitRole, startJitProcess } from "../support/jit-process.js";
 import { cardsOf } from "../support/lifecycle.js";
 import { policyWith } from "../support/policies.js";
-import { blockActionBody, type SendResult, sendSigned, slashCommandBody } from "../support/slack-requests.js";
+import { clickDecision, type SendResult, sendSigned, slashCommandBody } from "../support/slack-requests.js";
 import { type SlackStandin, startSlackStandin } from "../support/slack-standin.js";
 import { waitFor } from "../support/wait.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.js";
@@ -142,18 +142,7 @@ export async function startRig(options: {
     },
     async click(userId, action, requestId) {
       const responseUrl = standin.responseUrl(`click-${++responses}`);
-      const result = await sendSigned(
-        rig.webUrl(),
-        blockActionBody({
-          userId,
-          actionId: action,
-          value: requestId,
-          blockId: `decide:${requestId}`,
-          responseUrl,
-        }),
-        { secret: SIGNING_SECRET },
-      );
-      if (result.status !== 200) throw new Error(`click answered ${result.status}`);
+      await clickDecision(rig.webUrl(), SIGNING_SECRET, { userId, action, requestId, responseUrl });
       return rig.reply(responseUrl);
     },
     async fileRequest(userId, text) {

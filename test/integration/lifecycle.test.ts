@@ -145,11 +145,18 @@ describe("decisions", () => {
     await waitForStatus(h, id, "REVOKED");
   });
 
-  it("20 concurrent Approve clicks, with Slack retries, end in one decision and one grant", async () => {
+  it("20 concurrent Approve clicks, with Slack retries, on two replicas, end in one decision and one grant", async () => {
+    const replica = await h.replica("all");
+    const urls = [h.url, `http://127.0.0.1:${replica.port}`];
     const id = await fileRequest(h, "U0ALICE", "deploy-hook 10m concurrency");
     const clickers = ["U0LEAD1", "U0LEAD2", "U0SRE1"];
     await Promise.all(
-      Array.from({ length: 20 }, (_, i) => h.click(clickers[i % 3] as string, "jit_approve", id)),
+      Array.from({ length: 20 }, (_, i) =>
+        h.click(clickers[i % 3] as string, "jit_approve", id, {
+          appUrl: urls[i % 2],
+          retryNum: i % 4 === 3 ? 1 : undefined,
+        }),
+      ),
     );
     await waitForStatus(h, id, "ACTIVE");
     await new Promise((resolve) => setTimeout(resolve, 500));

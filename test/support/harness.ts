@@ -6,7 +6,7 @@ import { parsePolicy } from "../../src/config/load-policy.js";
 import { createLogger } from "../../src/log.js";
 import { type Role, type RunningJit, startJit } from "../../src/main.js";
 import { createDb, type Db } from "../../src/store/db.js";
-import { blockActionBody, sendSigned, slashCommandBody } from "./slack-requests.js";
+import { clickDecision, sendSigned, slashCommandBody } from "./slack-requests.js";
 import { type SlackStandin, startSlackStandin } from "./slack-standin.js";
 
 export const PG_ROOT = process.env.TEST_DATABASE_ROOT ?? "postgresql://postgres@127.0.0.1:5432";
@@ -117,20 +117,14 @@ export async function startHarness(options: {
       const response = await standin.waitForResponse(responseUrl, undefined, { timeout: 10_000 });
       return String((response.body as { text?: string }).text ?? "");
     },
-    async click(userId, action, requestId) {
+    async click(userId, action, requestId, options = {}) {
       const responseUrl = standin.responseUrl(`click-${++responses}`);
-      const result = await sendSigned(
-        url,
-        blockActionBody({
-          userId,
-          actionId: action,
-          value: requestId,
-          blockId: `decide:${requestId}`,
-          responseUrl,
-        }),
-        { secret: SIGNING_SECRET },
+      await clickDecision(
+        options.appUrl ?? url,
+        SIGNING_SECRET,
+        { userId, action, requestId, responseUrl },
+        options.retryNum ? { retryNum: options.retryNum, retryReason: "http_timeout" } : {},
       );
-      if (result.status !== 200) throw new Error(`click answered ${result.status}`);
       return harness.reply(responseUrl);
     },
     async replica(role) {

@@ -479,6 +479,24 @@ export function clickButton(
   return sendSigned(appUrl, blockActionBody(fields), { ...opts, secret });
 }
 
+/** Clicks Approve or Deny on a request's approval card, as Slack sends it; throws unless answered 200. */
+export async function clickDecision(
+  appUrl: string,
+  secret: string,
+  f: { userId: string; action: "jit_approve" | "jit_deny"; requestId: string; responseUrl: string },
+  opts: ExtraSendOptions = {},
+): Promise<void> {
+  const fields = {
+    userId: f.userId,
+    actionId: f.action,
+    value: f.requestId,
+    blockId: `decide:${f.requestId}`,
+    responseUrl: f.responseUrl,
+  };
+  const result = await clickButton(appUrl, secret, fields, opts);
+  if (result.status !== 200) throw new Error(`click answered ${result.status}`);
+}
+
 export function submitView(
   appUrl: string,
   secret: string,
