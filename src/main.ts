@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createDeps, DEFAULT_TUNING, type Tuning } from "./app/deps.js";
+import { describeStrandedGrants, findStrandedGrants } from "./app/stranded-grants.js";
 import type { Env } from "./config/env.js";
 import type { Policy } from "./config/policy.js";
 import { createMetrics } from "./http/metrics.js";
@@ -15,6 +16,17 @@ import { createDb } from "./store/db.js";
 import { migrate } from "./store/migrator.js";
 
 export type Role = "web" | "worker" | "all";
+
+/** A policy that would strand live grants must not start (see findStrandedGrants). */
+async function refuseStrandingPolicy(databaseUrl: string, policy: Policy): Promise<void> {
+  const db = createDb(databaseUrl, 1);
+  try {
+    const stranded = await findStrandedGrants(db, policy);
+    if (stranded.length > 0) throw new StartupError(`JIT_CONFIG: ${describeStrandedGrants(stranded)}`);
+  } finally {
+    await db.$disconnect();
+  }
+}
 
 /** Logs a repeating error at most every 10 s (a down Redis fails every reconnect attempt). */
 function throttledLog(logger: Logger, message: string): (error: Error) => void {
@@ -49,6 +61,7 @@ export async function startJit(options: {
     throw new StartupError(`DATABASE_URL: cannot prepare the database: ${error.message}`);
   });
   for (const name of migrated.applied) logger.info({ migration: name }, "applied migration");
+  await refuseStrandingPolicy(env.DATABASE_URL, policy);
 
   // Grants and revocations hold a connection (and a row lock) while the provider answers, so the
   // pool has room for every concurrent job plus the web role's queries.

@@ -7,6 +7,7 @@ import type { Metrics } from "../http/metrics.js";
 import type { Logger } from "../log.js";
 import { ProviderPool } from "../providers/pool.js";
 import type { Db } from "../store/db.js";
+import { GrantLocks } from "../store/grant-locks.js";
 import { SlackDirectory } from "./directory.js";
 import { Messenger } from "./messaging.js";
 import { AccessPolicy } from "./policy.js";
@@ -26,6 +27,8 @@ export interface Deps {
   providers: ProviderPool;
   access: AccessPolicy;
   messenger: Messenger;
+  /** Serializes each grant with its revocation, with no transaction open during provider calls. */
+  locks: GrantLocks;
   tuning: Tuning;
   /**
    * True the first time `key` is seen (within a day): Slack may deliver the same slash command
@@ -60,7 +63,10 @@ export const DEFAULT_TUNING: Tuning = {
 };
 
 export function createDeps(
-  parts: Omit<Deps, "directory" | "providers" | "access" | "messenger" | "tuning" | "firstDelivery">,
+  parts: Omit<
+    Deps,
+    "directory" | "providers" | "access" | "messenger" | "locks" | "tuning" | "firstDelivery"
+  >,
   tuning: Partial<Tuning> = {},
 ): Deps {
   const directory = new SlackDirectory(parts.slack, (groupId, error) =>
@@ -75,6 +81,11 @@ export function createDeps(
     providers: new ProviderPool(parts.policy),
     access: new AccessPolicy(parts.policy, directory),
     messenger: new Messenger(parts.slack),
+    // One lock connection per concurrent grant or revoke job, plus room for a reconciler pass.
+    locks: new GrantLocks(
+      parts.env.DATABASE_URL,
+      (tuning.workerConcurrency ?? DEFAULT_TUNING.workerConcurrency) + 2,
+    ),
     tuning: { ...DEFAULT_TUNING, ...tuning },
     firstDelivery: (key) =>
       parts.redis

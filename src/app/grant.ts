@@ -1,65 +1,53 @@
 import { UnrecoverableError } from "bullmq";
+import { resourceFingerprint } from "../config/fingerprint.js";
 import { formatDuration } from "../domain/duration.js";
 import { escapeMrkdwn } from "../domain/mrkdwn.js";
 import { enqueueCardSync, enqueueNotify, scheduleRevoke } from "../jobs/schedule.js";
 import { type GrantResult, ProviderError } from "../providers/types.js";
 import { slackDate } from "../slack/views.js";
+import type { Prisma } from "../store/db.js";
 import type { Deps } from "./deps.js";
-import { withGrantLock } from "./grant-lock.js";
 import { providerContext, safeErrorMessage } from "./provider-context.js";
 import { transition } from "./transition.js";
+
+type GrantWithRequest = Prisma.GrantGetPayload<{ include: { request: true } }>;
+
+/** Outcome of one grant attempt, before the requester is told. */
+type Attempt = { kind: "granted"; expiresAt: Date; result: GrantResult } | { kind: "nothing" };
 
 /**
  * The grant job. The clock starts here: the expiry is fixed (once) before the provider is called,
  * and the revocation is scheduled before access exists, so a crash at any point leaves a revocation
- * (or the reconciler) behind. Credentials go straight to the requester's DM and nowhere else.
+ * (or the reconciler) behind. The provider is called under the grant's lock with no transaction
+ * open. An approval not granted within `grantTimeout` ends FAILED: access never starts late.
+ * Credentials go straight to the requester's DM and nowhere else.
  */
 export async function runGrant(deps: Deps, grantId: string, attempt: { isLast: boolean }): Promise<void> {
   const grant = await deps.db.grant.findUnique({ where: { id: grantId }, include: { request: true } });
   // An early revoke accepted while the grant was queued wins: the revoke job ends the request.
   if (grant?.request.status !== "APPROVED" || grant.endedAt || grant.revokeRequestedAt) return;
   const request = grant.request;
-  // Fix the window once: a retried job keeps the expiry (and the scheduled revocation) it had.
-  const now = new Date();
-  const [fixed] = await deps.db.$queryRaw<{ expiresAt: Date }[]>`
-    UPDATE "Grant"
-    SET "grantedAt" = COALESCE("grantedAt", ${now.toISOString()}::timestamptz AT TIME ZONE 'UTC'),
-        "expiresAt" = COALESCE("expiresAt", ${new Date(now.getTime() + request.durationSec * 1000).toISOString()}::timestamptz AT TIME ZONE 'UTC')
-    WHERE id = ${grantId}
-    RETURNING "expiresAt" AT TIME ZONE 'UTC' AS "expiresAt"`;
-  if (!fixed) return;
-  const expiresAt = fixed.expiresAt;
-  await scheduleRevoke(deps.queue, grantId, expiresAt);
-  if (expiresAt.getTime() <= Date.now()) return; // the window passed before we could grant; the revoke job ends it
-
-  const provider = deps.providers.forResource(request.resourceId);
-  const context = await providerContext(deps, request, { id: grantId, expiresAt });
-  const providerName = deps.access.resource(request.resourceId)?.provider ?? "unknown";
-  let result: GrantResult | null;
+  const providerName = grant.provider ?? deps.access.resource(request.resourceId)?.provider ?? "unknown";
+  let outcome: Attempt;
   try {
-    result = await withGrantLock(deps, grantId, async (tx) => {
-      const [current] = await tx.$queryRaw<{ grantable: boolean }[]>`
-        SELECT r.status = 'APPROVED' AND g."endedAt" IS NULL AND g."revokeRequestedAt" IS NULL AS grantable
-        FROM "Grant" g JOIN "AccessRequest" r ON r.id = g."requestId" WHERE g.id = ${grantId}`;
-      if (!current?.grantable) return null;
-      const granted = await provider.grant(context);
-      deps.metrics.providerCalls.inc({ provider: providerName, operation: "grant", result: "ok" });
-      const details = { grantId, expiresAt: expiresAt.toISOString(), ...granted.details };
-      await transition(tx, request, "activate", "jit", details);
-      return granted;
-    });
+    if (grantDeadline(deps, grant.createdAt) <= new Date()) {
+      await failGrant(deps, request, grantId, lateMessage(deps));
+      return;
+    }
+    outcome = await attemptGrant(deps, grant, providerName);
   } catch (error) {
-    deps.metrics.providerCalls.inc({ provider: providerName, operation: "grant", result: "error" });
     const permanent = error instanceof ProviderError && !error.transient;
+    // Whatever failed (provider, Slack directory, Redis, the database), the last attempt ends the
+    // request: an approval must never stay APPROVED with no job left to finish it.
     if (!permanent && !attempt.isLast) throw error;
     await failGrant(deps, request, grantId, safeErrorMessage(error));
     throw new UnrecoverableError(safeErrorMessage(error));
   }
-  if (!result) return;
+  if (outcome.kind === "nothing") return;
   deps.metrics.transitions.inc({ status: "active" });
   await enqueueCardSync(deps.queue, request.id);
   try {
-    await deps.messenger.dm(request.requesterId, grantedMessage(request, expiresAt, result));
+    await deps.messenger.dm(request.requesterId, grantedMessage(request, outcome.expiresAt, outcome.result));
   } catch (error) {
     // The credentials exist only in this process; retrying the job cannot resend them. Say so
     // through a notification that carries no secret, so the requester can revoke and ask again.
@@ -69,6 +57,73 @@ export async function runGrant(deps: Deps, grantId: string, attempt: { isLast: b
     );
     await enqueueNotify(deps.queue, request.id, "undelivered");
   }
+}
+
+/** The moment after which an approved request is failed rather than granted. */
+export function grantDeadline(deps: Deps, approvedAt: Date): Date {
+  return new Date(approvedAt.getTime() + deps.policy.grantTimeout * 1000);
+}
+
+/**
+ * The reconciler's bound on an approval: past its deadline and still not granted (its job lost,
+ * failed for good, or stuck), it ends FAILED and the requester is told. A grant job still holding
+ * the provider call finds the request failed and its access is revoked straight away.
+ */
+export async function failLateGrant(deps: Deps, grantId: string): Promise<void> {
+  const grant = await deps.db.grant.findUnique({ where: { id: grantId }, include: { request: true } });
+  if (grant?.request.status !== "APPROVED" || grantDeadline(deps, grant.createdAt) > new Date()) return;
+  await failGrant(deps, grant.request, grantId, lateMessage(deps));
+}
+
+function lateMessage(deps: Deps): string {
+  return `not granted within ${formatDuration(deps.policy.grantTimeout)} of approval (grantTimeout); nothing was granted`;
+}
+
+async function attemptGrant(deps: Deps, grant: GrantWithRequest, providerName: string): Promise<Attempt> {
+  const request = grant.request;
+  const resource = deps.access.resource(request.resourceId);
+  if (!resource) throw new ProviderError(`resource ${request.resourceId} is no longer in the policy`, false);
+  const deadline = grantDeadline(deps, grant.createdAt);
+  // Fix the window and what it is granted through once: a retried job keeps the expiry (and the
+  // scheduled revocation) it had, and the revocation goes through the same provider settings.
+  const fixed = await deps.db.$queryRaw<{ expiresAt: Date; fingerprint: string }[]>`
+    UPDATE "Grant"
+    SET "grantedAt" = COALESCE("grantedAt", now() AT TIME ZONE 'UTC'),
+        "expiresAt" = COALESCE("expiresAt", (now() AT TIME ZONE 'UTC') + ${request.durationSec}::int * interval '1 second'),
+        provider = COALESCE(provider, ${resource.provider}),
+        "settingsFingerprint" = COALESCE("settingsFingerprint", ${resourceFingerprint(resource)})
+    WHERE id = ${grant.id}
+    RETURNING "expiresAt" AT TIME ZONE 'UTC' AS "expiresAt", "settingsFingerprint" AS fingerprint`;
+  const window = fixed[0];
+  if (!window) return { kind: "nothing" };
+  await scheduleRevoke(deps.queue, grant.id, window.expiresAt);
+  if (window.expiresAt.getTime() <= Date.now()) return { kind: "nothing" }; // the revoke job ends it
+  if (window.fingerprint !== resourceFingerprint(resource)) {
+    throw new ProviderError(`the settings of ${request.resourceId} changed since this grant started`, false);
+  }
+  const provider = deps.providers.forResource(request.resourceId);
+  const context = await providerContext(deps, request, { id: grant.id, expiresAt: window.expiresAt });
+  return deps.locks.hold(grant.id, async () => {
+    // Looked at again under the lock: a revoke, a failure or the deadline may have come first.
+    const [current] = await deps.db.$queryRaw<{ grantable: boolean }[]>`
+      SELECT r.status = 'APPROVED' AND g."endedAt" IS NULL AND g."revokeRequestedAt" IS NULL
+             AND now() < ${deadline.toISOString()}::timestamptz AS grantable
+      FROM "Grant" g JOIN "AccessRequest" r ON r.id = g."requestId" WHERE g.id = ${grant.id}`;
+    if (!current?.grantable) return { kind: "nothing" };
+    let result: GrantResult;
+    try {
+      result = await provider.grant(context);
+    } catch (error) {
+      deps.metrics.providerCalls.inc({ provider: providerName, operation: "grant", result: "error" });
+      throw error;
+    }
+    deps.metrics.providerCalls.inc({ provider: providerName, operation: "grant", result: "ok" });
+    const details = { grantId: grant.id, expiresAt: window.expiresAt.toISOString(), ...result.details };
+    const activated = await deps.db.$transaction((tx) => transition(tx, request, "activate", "jit", details));
+    // Not activated: the request failed or was ended meanwhile, and its revoke job (waiting for this
+    // lock) removes what was just granted. The credentials are not sent.
+    return activated ? { kind: "granted", expiresAt: window.expiresAt, result } : { kind: "nothing" };
+  });
 }
 
 function grantedMessage(

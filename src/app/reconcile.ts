@@ -1,5 +1,6 @@
-import { enqueueCardSync, enqueueGrant, scheduleRevoke } from "../jobs/schedule.js";
+import { enqueueCardSync, ensureGrantJob, scheduleRevoke } from "../jobs/schedule.js";
 import type { Deps } from "./deps.js";
+import { failLateGrant, grantDeadline } from "./grant.js";
 import { runTimeout } from "./timeout.js";
 
 const STALE_MS = 30_000;
@@ -20,6 +21,7 @@ export async function reconcile(
       id: true,
       expiresAt: true,
       revokeRequestedAt: true,
+      createdAt: true,
       request: { select: { status: true, updatedAt: true } },
     },
   });
@@ -32,7 +34,7 @@ export async function reconcile(
       (grant.expiresAt !== null && grant.expiresAt <= now);
     if (due) {
       revoking++;
-      await scheduleRevoke(deps.queue, grant.id, "now");
+      await scheduleRevoke(deps.queue, grant.id, "now", { keepBackoff: true });
       continue;
     }
     // Only grants expiring soon need their job checked now; the others are checked in a later pass.
@@ -40,9 +42,11 @@ export async function reconcile(
     if (grant.expiresAt && grant.expiresAt.getTime() <= soon) {
       await scheduleRevoke(deps.queue, grant.id, grant.expiresAt);
     }
-    if (grant.request.status === "APPROVED" && grant.request.updatedAt < stale) {
+    if (grant.request.status === "APPROVED" && grantDeadline(deps, grant.createdAt) <= now) {
+      await failLateGrant(deps, grant.id);
+    } else if (grant.request.status === "APPROVED" && grant.request.updatedAt < stale) {
       regranting++;
-      await enqueueGrant(deps.queue, grant.id);
+      await ensureGrantJob(deps.queue, grant.id);
     }
   }
   deps.metrics.activeGrants.set(open.length - revoking);

@@ -1,10 +1,11 @@
+import { resourceFingerprint } from "../config/fingerprint.js";
 import { GRANTED_STATES } from "../domain/lifecycle.js";
 import { escapeMrkdwn } from "../domain/mrkdwn.js";
 import { cardSyncJob, notifyJob } from "../jobs/schedule.js";
 import { appendAudit, appendAuditMany } from "../store/audit.js";
 import type { Prisma } from "../store/db.js";
+import type { HeldGrantLocks } from "../store/grant-locks.js";
 import type { Deps } from "./deps.js";
-import { withGrantLock } from "./grant-lock.js";
 import { providerContext, safeErrorMessage } from "./provider-context.js";
 import { transitionMany } from "./transition.js";
 
@@ -61,7 +62,8 @@ function isDue(grant: GrantWithRequest, now: number): boolean {
  * was revoked early, or failed half-way; otherwise it asks to be run again at the expiry (an
  * extension may have moved it). A grant is marked ended only after its provider confirms.
  * Under its grant's lock, the job also sweeps up to SWEEP_SIZE other expired grants that nobody
- * else holds: their providers are called a few at a time and they end in the same transaction.
+ * else holds: their providers are called a few at a time, with no transaction open, and they end
+ * together in one short transaction.
  */
 export async function runRevoke(deps: Deps, grantId: string): Promise<RevokeOutcome> {
   const [peek] = await deps.db.$queryRaw<{ ended: boolean }[]>`
@@ -69,7 +71,7 @@ export async function runRevoke(deps: Deps, grantId: string): Promise<RevokeOutc
   if (!peek || peek.ended) return { kind: "done" }; // gone, or ended by another job's sweep
   let outcome: RevokeOutcome | Swept;
   try {
-    outcome = await withGrantLock(deps, grantId, (tx) => sweep(deps, tx, grantId));
+    outcome = await deps.locks.hold(grantId, (held) => sweep(deps, held, grantId));
   } catch (error) {
     await recordRevokeFailure(deps, grantId, safeErrorMessage(error));
     throw error;
@@ -81,26 +83,18 @@ export async function runRevoke(deps: Deps, grantId: string): Promise<RevokeOutc
   return { kind: "done" };
 }
 
-async function sweep(
-  deps: Deps,
-  tx: Prisma.TransactionClient,
-  grantId: string,
-): Promise<RevokeOutcome | Swept> {
+async function sweep(deps: Deps, held: HeldGrantLocks, grantId: string): Promise<RevokeOutcome | Swept> {
   const now = Date.now();
-  const candidates = await tx.$queryRaw<{ id: string }[]>`
+  const candidates = await deps.db.$queryRaw<{ id: string }[]>`
     SELECT id FROM "Grant"
     WHERE "endedAt" IS NULL AND id <> ${grantId}
       AND "expiresAt" <= (${new Date(now).toISOString()}::timestamptz AT TIME ZONE 'UTC')
     ORDER BY hashtext(id || ${grantId}) LIMIT ${SWEEP_SIZE}`; // each job its own order: sweeps spread out
   // Only grants no other job holds: a try-lock never waits, so sweeps cannot deadlock each other,
   // and one being granted right now is left to its own revoke job.
-  const others = candidates.length
-    ? await tx.$queryRaw<{ id: string }[]>`
-        SELECT id FROM unnest(${candidates.map((c) => c.id)}::text[]) AS id
-        WHERE pg_try_advisory_xact_lock(hashtext('grant:' || id))`
-    : [];
-  const grants = await tx.grant.findMany({
-    where: { id: { in: [grantId, ...others.map((o) => o.id)] }, endedAt: null },
+  const others = await held.tryMore(candidates.map((c) => c.id));
+  const grants = await deps.db.grant.findMany({
+    where: { id: { in: [grantId, ...others] }, endedAt: null },
     include: { request: true },
   });
   const own = grants.find((g) => g.id === grantId);
@@ -109,14 +103,12 @@ async function sweep(
     return { kind: "not-due", at: own.expiresAt ?? new Date(now + deps.tuning.reconcileEveryMs) };
   }
   const due = grants.filter((g) => isDue(g, now));
-  const results = await settleWithLimit(due, SWEEP_PARALLELISM, async (grant) => {
-    const provider = deps.providers.forResource(grant.request.resourceId);
-    await provider.revoke(await providerContext(deps, grant.request, grant));
-  });
+  const results = await settleWithLimit(due, SWEEP_PARALLELISM, (grant) => revokeAtProvider(deps, grant));
   const swept: Swept = { ended: [], failed: [] };
   results.forEach((result, i) => {
     const grant = due[i] as GrantWithRequest;
-    const providerName = deps.access.resource(grant.request.resourceId)?.provider ?? "unknown";
+    const providerName =
+      grant.provider ?? deps.access.resource(grant.request.resourceId)?.provider ?? "unknown";
     const ok = result.status === "fulfilled";
     deps.metrics.providerCalls.inc({
       provider: providerName,
@@ -132,6 +124,45 @@ async function sweep(
   });
   if (swept.ended.length === 0) return swept;
   const endedAt = new Date();
+  const moved = await deps.db.$transaction((tx) => recordEnded(tx, swept, endedAt));
+  // A request that had already left its granted state keeps it; its grant is simply ended.
+  swept.ended = swept.ended.map((e) =>
+    e.event && !moved.has(e.grant.request.id) ? { ...e, event: null } : e,
+  );
+  for (const { grant, event } of swept.ended) {
+    if (event === "expire" && grant.expiresAt) {
+      deps.metrics.revocationLag.observe(Math.max(0, endedAt.getTime() - grant.expiresAt.getTime()) / 1000);
+    }
+  }
+  return swept;
+}
+
+/**
+ * Ends one grant at its provider, through the settings it was granted with: a policy that removed
+ * the resource or pointed it elsewhere must not make a revoke "succeed" against the new target while
+ * the old access lives on. Such a revoke keeps failing (and alerting) until the settings are back.
+ */
+async function revokeAtProvider(deps: Deps, grant: GrantWithRequest): Promise<void> {
+  const resource = deps.access.resource(grant.request.resourceId);
+  if (!resource) {
+    throw new Error(
+      `resource ${grant.request.resourceId} is no longer in the policy; restore it so jit can revoke this grant`,
+    );
+  }
+  const changed =
+    (grant.provider !== null && grant.provider !== resource.provider) ||
+    (grant.settingsFingerprint !== null && grant.settingsFingerprint !== resourceFingerprint(resource));
+  if (changed) {
+    throw new Error(
+      `the provider or settings of ${resource.id} changed while this grant was active; restore them so jit can revoke it`,
+    );
+  }
+  const provider = deps.providers.forResource(grant.request.resourceId);
+  await provider.revoke(await providerContext(deps, grant.request, grant));
+}
+
+/** Marks the swept grants ended and records each end; returns the requests that moved. */
+async function recordEnded(tx: Prisma.TransactionClient, swept: Swept, endedAt: Date): Promise<Set<string>> {
   await tx.$executeRaw`
     UPDATE "Grant" SET "endedAt" = (${endedAt.toISOString()}::timestamptz AT TIME ZONE 'UTC'),
       "updatedAt" = (now() AT TIME ZONE 'UTC')
@@ -157,27 +188,19 @@ async function sweep(
         : [],
     ),
   );
-  const cleanedUp = swept.ended.filter((e) => e.event === null);
   await appendAuditMany(
     tx,
-    cleanedUp.map(({ grant }) => ({
-      actor: "jit",
-      action: "grant.cleaned-up",
-      requestId: grant.request.id,
-      resourceId: grant.request.resourceId,
-      details: details(grant),
-    })),
+    swept.ended
+      .filter((e) => e.event === null)
+      .map(({ grant }) => ({
+        actor: "jit",
+        action: "grant.cleaned-up",
+        requestId: grant.request.id,
+        resourceId: grant.request.resourceId,
+        details: details(grant),
+      })),
   );
-  // A request that had already left its granted state keeps it; its grant is simply ended.
-  swept.ended = swept.ended.map((e) =>
-    e.event && !moved.has(e.grant.request.id) ? { ...e, event: null } : e,
-  );
-  for (const { grant, event } of swept.ended) {
-    if (event === "expire" && grant.expiresAt) {
-      deps.metrics.revocationLag.observe(Math.max(0, endedAt.getTime() - grant.expiresAt.getTime()) / 1000);
-    }
-  }
-  return swept;
+  return moved;
 }
 
 /** After commit: failures counted (and alerted), requesters told, cards updated, recoveries posted. */

@@ -82,6 +82,8 @@ export const PolicySchema = z
   .object({
     minDuration: Duration.default(60),
     requestTimeout: Duration.default(3600),
+    /** An approved request not granted within this ends FAILED; access never starts late. */
+    grantTimeout: Duration.default(600),
     admins: z.array(SlackUserId).default([]),
     approvalsChannel: SlackChannelId.optional(),
     audit: z

@@ -38,27 +38,59 @@ export function enqueueGrant(queue: Queue, grantId: string) {
 }
 
 /**
+ * Makes sure a grant job exists: the reconciler's repair for an approval whose job was lost or
+ * failed for good (a failed job keeps its id, so adding it again would be a no-op).
+ */
+export async function ensureGrantJob(queue: Queue, grantId: string): Promise<void> {
+  const existing = await queue.getJob(jobId.grant(grantId));
+  if (!existing) {
+    await enqueueGrant(queue, grantId);
+    return;
+  }
+  if ((await existing.getState()) === "failed") await existing.retry("failed");
+}
+
+export interface ScheduleOptions {
+  /**
+   * Leave a revocation that is waiting out its retry backoff alone (the reconciler): promoting it
+   * every pass would hammer a provider that is down.
+   */
+  keepBackoff?: boolean;
+}
+
+/**
  * Makes sure a revocation job exists and runs at `at` ("now" for early revokes and the reconciler),
  * whatever state an earlier job with the same id is in.
  */
-export async function scheduleRevoke(queue: Queue, grantId: string, at: Date | "now"): Promise<void> {
+export async function scheduleRevoke(
+  queue: Queue,
+  grantId: string,
+  at: Date | "now",
+  options: ScheduleOptions = {},
+): Promise<void> {
   // The job may change state between our look and our move (a worker picks it up, another replica
   // promotes it): then look again.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await scheduleRevokeOnce(queue, grantId, at);
+      return await scheduleRevokeOnce(queue, grantId, at, options);
     } catch (error) {
       if ((error as { code?: number }).code !== ErrorCode.JobNotInState || attempt >= 5) throw error;
     }
   }
 }
 
-async function scheduleRevokeOnce(queue: Queue, grantId: string, at: Date | "now"): Promise<void> {
+async function scheduleRevokeOnce(
+  queue: Queue,
+  grantId: string,
+  at: Date | "now",
+  options: ScheduleOptions,
+): Promise<void> {
   const id = jobId.revoke(grantId);
   const delay = at === "now" ? 0 : Math.max(0, at.getTime() - Date.now());
   const existing = await queue.getJob(id);
   const state = existing ? await existing.getState() : "missing";
   if (existing && state === "delayed") {
+    if (options.keepBackoff && existing.attemptsMade > 0) return; // a retry waiting out its backoff
     const runsAt = existing.timestamp + (existing.delay ?? 0);
     if (delay === 0) await existing.promote();
     else if (Math.abs(runsAt - (Date.now() + delay)) > 1_000) await existing.changeDelay(delay);

@@ -62,9 +62,11 @@ export async function startWorkers(deps: Deps, connection: Redis): Promise<Worke
     stalledInterval: tuning.stalledIntervalMs,
     maxStalledCount: 100,
     settings: {
+      // Doubling from retryBaseMs, with jitter so replicas do not retry in step, never above the cap:
+      // a revocation whose provider has recovered is retried within retryCapMs.
       backoffStrategy: (attemptsMade: number) => {
-        const delay = Math.min(tuning.retryCapMs, tuning.retryBaseMs * 2 ** Math.max(0, attemptsMade - 1));
-        return Math.round(delay * (0.8 + Math.random() * 0.4));
+        const delay = tuning.retryBaseMs * 2 ** Math.max(0, attemptsMade - 1);
+        return Math.round(Math.min(tuning.retryCapMs, delay * (0.8 + Math.random() * 0.4)));
       },
     },
   });
@@ -91,6 +93,7 @@ export async function startWorkers(deps: Deps, connection: Redis): Promise<Worke
       clearInterval(timer);
       await worker.close();
       await deps.providers.close();
+      await deps.locks.close();
       connection.disconnect();
     },
   };

@@ -38,6 +38,7 @@ export function directDeps(h: Harness, policyYaml: string, tuning: Partial<Tunin
     deps,
     async close() {
       await deps.providers.close();
+      await deps.locks.close();
       await queue.close();
       redis.disconnect();
       await db.$disconnect();

@@ -1,0 +1,4 @@
+-- AlterTable
+ALTER TABLE "Grant" ADD COLUMN     "provider" TEXT,
+ADD COLUMN     "settingsFingerprint" TEXT;
+
