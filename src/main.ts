@@ -17,17 +17,6 @@ import { migrate } from "./store/migrator.js";
 
 export type Role = "web" | "worker" | "all";
 
-/** A policy that would strand live grants must not start (see findStrandedGrants). */
-async function refuseStrandingPolicy(databaseUrl: string, policy: Policy): Promise<void> {
-  const db = createDb(databaseUrl, 1);
-  try {
-    const stranded = await findStrandedGrants(db, policy);
-    if (stranded.length > 0) throw new StartupError(`JIT_CONFIG: ${describeStrandedGrants(stranded)}`);
-  } finally {
-    await db.$disconnect();
-  }
-}
-
 /** Logs a repeating error at most every 10 s (a down Redis fails every reconnect attempt). */
 function throttledLog(logger: Logger, message: string): (error: Error) => void {
   let last = 0;
@@ -61,14 +50,19 @@ export async function startJit(options: {
     throw new StartupError(`DATABASE_URL: cannot prepare the database: ${error.message}`);
   });
   for (const name of migrated.applied) logger.info({ migration: name }, "applied migration");
-  await refuseStrandingPolicy(env.DATABASE_URL, policy);
 
-  // Grants and revocations hold a connection (and a row lock) while the provider answers, so the
-  // pool has room for every concurrent job plus the web role's queries.
+  // Room for every concurrent job's short transactions plus the web role's queries (provider calls
+  // hold a lock connection of their own, see GrantLocks).
   const db = createDb(
     env.DATABASE_URL,
     (options.tuning?.workerConcurrency ?? DEFAULT_TUNING.workerConcurrency) + 10,
   );
+  // A policy that would strand live grants must not run (see findStrandedGrants).
+  const stranded = await findStrandedGrants(db, policy);
+  if (stranded.length > 0) {
+    await db.$disconnect();
+    throw new StartupError(`JIT_CONFIG: ${describeStrandedGrants(stranded)}`);
+  }
   const redisError = throttledLog(logger, "redis connection error");
   const producerRedis = createRedis(env.REDIS_URL, "producer", redisError);
   const queue = createQueue(producerRedis, env.JIT_QUEUE_PREFIX);
