@@ -211,23 +211,6 @@ describe("postgres provider against a password-checking cluster", () => {
     );
   });
 
-  it("reassigns objects the grantee created, so the role can always be dropped", async () => {
-    const ctx = grantContext();
-    const result = await provider.grant(ctx);
-    const client = await login(secretUrl(result));
-    if (!client) throw new Error("login refused");
-    const table = `made_by_${roleNameFor(ctx)}`;
-    await client.query(`CREATE TABLE public.${table} (x int)`);
-    await client.end();
-    await provider.revoke(ctx);
-    const owner = await admin.query<{ tableowner: string }>(
-      "SELECT tableowner FROM pg_tables WHERE tablename = $1",
-      [table],
-    );
-    expect(owner.rows[0]?.tableowner).toBe("postgres");
-    expect(await roleRow(roleNameFor(ctx))).toBeUndefined();
-  });
-
   it("derives safe, deterministic role names from odd Slack ids", async () => {
     const oddIds = [
       'U123"; DROP ROLE postgres; --',
@@ -333,6 +316,17 @@ describe("PostgresSettings", () => {
       roles: ["r"],
     });
     expect(PostgresSettings.safeParse({ url: "postgresql://db/app", roles: ["a", "b"] }).success).toBe(true);
+  });
+
+  it("accepts an optional reassignOwnedTo role name, and nothing else there", () => {
+    const base = { url: "postgres://db/app", roles: ["r"] };
+    expect(PostgresSettings.parse({ ...base, reassignOwnedTo: "jit_graveyard" }).reassignOwnedTo).toBe(
+      "jit_graveyard",
+    );
+    expect(PostgresSettings.parse(base).reassignOwnedTo).toBeUndefined();
+    for (const bad of ["", "x".repeat(64), 7, ["a"]]) {
+      expect(PostgresSettings.safeParse({ ...base, reassignOwnedTo: bad }).success).toBe(false);
+    }
   });
 
   it("rejects other schemes, empty roles and unknown keys", () => {
