@@ -57,7 +57,7 @@ describe("postgres provider, end to end through Slack", () => {
     const dm = await waitFor(() => dmsTo(h, "U0ALICE").find((m) => m.text.includes("granted")));
     const creds = credentialsFrom(dm.text);
     expect(creds.username).toMatch(/^jit_/);
-    expect(creds.password?.length).toBeGreaterThanOrEqual(24);
+    expect(creds.password).toMatch(/^[A-Za-z0-9_-]{32}$/); // 24 random bytes, base64url
     const url = target.urlFor(creds.username as string, creds.password as string);
 
     // The credentials log in and carry the role's rights, and only those.
@@ -67,6 +67,11 @@ describe("postgres provider, end to end through Slack", () => {
     await session.query("INSERT INTO items (note) VALUES ('from jit')");
     expect((await session.query("SELECT count(*)::int AS n FROM items")).rows[0].n).toBeGreaterThan(0);
     await expect(session.query("SELECT * FROM secrets")).rejects.toThrow(/permission denied/);
+    // What the grantee makes during its window, a SECURITY DEFINER function above all, must not
+    // outlive it under another owner (handed to a superuser admin, it would be a lasting back door).
+    await session.query(
+      "CREATE FUNCTION public.jit_e2e_backdoor() RETURNS text LANGUAGE sql SECURITY DEFINER AS 'SELECT current_user::text'",
+    );
 
     // The password is stored nowhere: not in the audit history, not in any grant row.
     const audit = JSON.stringify(await h.db.auditEvent.findMany(), (_k, v) =>
@@ -84,8 +89,10 @@ describe("postgres provider, end to end through Slack", () => {
     const admin = new pg.Client({ connectionString: target.adminUrl });
     await admin.connect();
     const roles = await admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [creds.username]);
+    const backdoor = await admin.query("SELECT 1 FROM pg_proc WHERE proname = 'jit_e2e_backdoor'");
     await admin.end();
     expect(roles.rowCount).toBe(0);
+    expect(backdoor.rowCount).toBe(0);
   });
 
   it("marks a grant failed and tells the requester when the target database is unreachable", async () => {

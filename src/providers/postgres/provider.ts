@@ -3,6 +3,7 @@ import pg from "pg";
 import type { AccessProvider, GrantContext, GrantResult } from "../types.js";
 import { ProviderError } from "../types.js";
 import { toProviderError } from "./errors.js";
+import { databasesWithObjectsOf, disposeOwned, unfitOwnerReason } from "./owned-objects.js";
 import { roleNameFor } from "./role-name.js";
 import { scramSha256Verifier } from "./scram.js";
 import type { PostgresSettings } from "./settings.js";
@@ -37,15 +38,27 @@ function parseTarget(url: string): { target: Target; adminPassword: string } {
   };
 }
 
+/** The admin URL pointed at another database of the same cluster (same credentials and options). */
+function urlForDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${encodeURIComponent(database)}`;
+  return parsed.toString();
+}
+
 /**
  * Grants access to a PostgreSQL database by creating one LOGIN role per grant, with a fresh random
  * password, `VALID UNTIL` the grant's expiry, and membership (with inheritance) in the configured
- * `roles`. Revoking blocks logins, terminates the role's sessions, and drops the role with whatever
- * it owns in the admin connection's database. Both are idempotent and keyed by grant, never by user.
+ * `roles`. Revoking blocks logins, terminates the role's sessions, drops whatever the role owns in
+ * every database of the cluster (or hands it to `reassignOwnedTo`, never to the admin), and drops
+ * the role. Both are idempotent and keyed by grant, never by user.
  */
 export class PostgresProvider implements AccessProvider {
   readonly #pool: pg.Pool;
+  readonly #url: string;
+  /** Connection settings shared by the pool and the short-lived clients for other databases. */
+  readonly #connection: pg.ClientConfig;
   readonly #roles: readonly string[];
+  readonly #reassignTo: string | undefined;
   readonly #target: Target;
   readonly #adminPassword: string;
 
@@ -53,14 +66,19 @@ export class PostgresProvider implements AccessProvider {
     const { target, adminPassword } = parseTarget(settings.url);
     this.#target = target;
     this.#adminPassword = adminPassword;
+    this.#url = settings.url;
     this.#roles = [...settings.roles];
-    this.#pool = new pg.Pool({
-      connectionString: settings.url,
-      max: options.poolMax ?? 4,
+    this.#reassignTo = settings.reassignOwnedTo;
+    this.#connection = {
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
-      idleTimeoutMillis: 10_000,
       statement_timeout: options.statementTimeoutMs ?? 15_000,
       application_name: "jit",
+    };
+    this.#pool = new pg.Pool({
+      ...this.#connection,
+      connectionString: settings.url,
+      max: options.poolMax ?? 4,
+      idleTimeoutMillis: 10_000,
     });
     // An idle client dying (server restart, network blip) must not crash the process; the next
     // checkout simply opens a new connection or fails with a transient error.
@@ -124,38 +142,113 @@ export class PostgresProvider implements AccessProvider {
       if (!found) return;
       // Step 2: end the sessions already open (VALID UNTIL only checks at login time).
       await this.#terminateSessions(role);
-      // Step 3: hand its objects to the admin and drop it.
+      // Step 3: drop (or hand to the NOLOGIN owner) what it made, in every database, then the role.
+      // The lock held in the admin database keeps a concurrent grant or revoke of this role out.
       await this.#transaction(role, async (client) => {
         if (!(await roleExists(client, role))) return;
-        await client.query(`REASSIGN OWNED BY ${quoted} TO CURRENT_USER`);
-        await client.query(`DROP OWNED BY ${quoted}`);
+        await this.#disposeOwnedElsewhere(client, role);
+        await disposeOwned(client, role, this.#reassignTo);
         await client.query(`DROP ROLE ${quoted}`);
       });
     } catch (error) {
-      if (error instanceof pg.DatabaseError && error.code === "42704") return; // dropped meanwhile
+      if (error instanceof ProviderError) throw error;
+      // "role does not exist": done if it is our role that someone dropped meanwhile, but not when
+      // it is the reassignOwnedTo role that vanished under us.
+      if (error instanceof pg.DatabaseError && error.code === "42704" && !(await this.#roleLives(role)))
+        return;
       throw toProviderError(error, `could not revoke role "${role}"`, [this.#adminPassword]);
     }
   }
 
-  /** Reachability plus a configuration sanity check: every role in `roles` must exist. */
+  /**
+   * Disposes of what `role` owns or holds in every database other than the admin's, each through a
+   * short-lived admin connection of its own. Refuses before touching any object when the owner
+   * configured to keep them is unfit or when a database that refuses connections holds some of them.
+   */
+  async #disposeOwnedElsewhere(admin: pg.PoolClient, role: string): Promise<void> {
+    const kept = `postgres: role "${role}" can no longer log in, but it was not dropped`;
+    if (this.#reassignTo) {
+      const unfit = await unfitOwnerReason(admin, this.#reassignTo);
+      if (unfit) throw new ProviderError(`${kept}: ${unfit}`, false);
+    }
+    const here = (await admin.query<{ name: string }>("SELECT current_database() AS name")).rows[0]?.name;
+    const elsewhere = (await databasesWithObjectsOf(admin, role)).filter((db) => db.name !== here);
+    const closed = elsewhere.filter((db) => !db.allowsConnections).map((db) => `"${db.name}"`);
+    if (closed.length > 0) {
+      throw new ProviderError(
+        `${kept}: it owns objects or holds privileges in database ${closed.join(", ")}, which refuses connections (ALLOW_CONNECTIONS false); allow connections there, or drop its objects by hand`,
+        false,
+      );
+    }
+    for (const { name } of elsewhere) {
+      try {
+        await this.#inDatabase(name, (client) => disposeOwned(client, role, this.#reassignTo));
+      } catch (error) {
+        throw toProviderError(error, `could not drop what role "${role}" owns in database "${name}"`, [
+          this.#adminPassword,
+        ]);
+      }
+    }
+  }
+
+  /** Runs `work` in a transaction on a short-lived admin connection to another `database`. */
+  async #inDatabase(database: string, work: (client: pg.Client) => Promise<void>): Promise<void> {
+    const client = new pg.Client({
+      ...this.#connection,
+      connectionString: urlForDatabase(this.#url, database),
+    });
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+      await client.query("BEGIN");
+      await work(client);
+      await client.query("COMMIT");
+    } finally {
+      // Closing without COMMIT rolls the transaction back on the server.
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Reachability plus a configuration sanity check: every role in `roles` must exist, and the
+   * `reassignOwnedTo` role, if any, must be fit to keep objects.
+   */
   async check(): Promise<void> {
     let missing: string[];
+    let unfit: string | undefined;
+    const client = await this.#pool.connect().catch((error: unknown) => {
+      throw toProviderError(error, "connection check failed", [this.#adminPassword]);
+    });
+    let failed = false;
     try {
-      const result = await this.#pool.query<{ name: string }>(
+      const result = await client.query<{ name: string }>(
         "SELECT name FROM unnest($1::text[]) AS name WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = name)",
         [this.#roles],
       );
       missing = result.rows.map((row) => row.name);
+      if (this.#reassignTo) unfit = await unfitOwnerReason(client, this.#reassignTo);
     } catch (error) {
+      failed = true;
       throw toProviderError(error, "connection check failed", [this.#adminPassword]);
+    } finally {
+      client.release(failed); // a connection that failed a query is not trusted back into the pool
     }
     if (missing.length > 0) {
       throw new ProviderError(`postgres: roles do not exist: ${missing.join(", ")}`, false);
     }
+    if (unfit) throw new ProviderError(`postgres: ${unfit}`, false);
   }
 
   async close(): Promise<void> {
     if (!this.#pool.ended) await this.#pool.end();
+  }
+
+  /** Whether `role` still exists; true when that cannot be told (so no revoke is wrongly called done). */
+  async #roleLives(role: string): Promise<boolean> {
+    const result = await this.#pool
+      .query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])
+      .catch(() => undefined);
+    return result === undefined || (result.rowCount ?? 0) > 0;
   }
 
   async #terminateSessions(role: string): Promise<void> {

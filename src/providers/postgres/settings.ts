@@ -9,6 +9,11 @@ export const PostgresSettings = z
   .object({
     url: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// or postgresql:// URL" }),
     roles: z.array(z.string().min(1).max(63)).min(1),
+    /**
+     * A NOLOGIN role without privileges that keeps what revoked grantees made. Unset (the default),
+     * a revoke drops those objects. Never the admin: see owned-objects.ts.
+     */
+    reassignOwnedTo: z.string().min(1).max(63).optional(),
   })
   .strict();
 
