@@ -81,12 +81,12 @@ describe("webhook answers other than 2xx are retried", () => {
     async (status) => {
       receiver.failNext(3, status);
       const id = await approved(`retry after ${status}`);
-    const active = await waitForStatus(h, id, "ACTIVE", 20_000);
-    const grantId = active.grant?.id ?? "";
-    const revoked = await h.command("U0ALICE", `revoke ${id}`);
-    expect(revoked.status).toBe(200);
-    await waitForStatus(h, id, "REVOKED", 20_000);
-    const posts = postsFor(grantId);
+      const active = await waitForStatus(h, id, "ACTIVE", 20_000);
+      const grantId = active.grant?.id ?? "";
+      const revoked = await h.command("U0ALICE", `revoke ${id}`);
+      expect(revoked.status).toBe(200);
+      await waitForStatus(h, id, "REVOKED", 20_000);
+      const posts = postsFor(grantId);
       expect(posts.map((p) => p.status)).toEqual([status, status, status, 200, 204]);
       const ids = posts.map((p) => p.headers["x-jit-delivery"]);
       expect(new Set(ids.slice(0, 4)).size).toBe(1);
