@@ -200,7 +200,7 @@ describe("parsePolicy: problems, each with its path", () => {
         ),
       ),
     ).toEqual([
-      "resources[0].settings.url: must be an http:// or https:// URL",
+      "resources[0].settings.url: must be an https:// URL (plain http:// only for loopback: 127.0.0.0/8, ::1, localhost), without a user name or password",
       "resources[0].settings.secret: must be at least 16 characters",
       "resources[1].settings.url: must be a postgres:// or postgresql:// URL",
     ]);
@@ -217,7 +217,7 @@ describe("parsePolicy: problems, each with its path", () => {
       ),
     ).toEqual([
       "resources[0].requiredApprovals: Invalid input: expected number, received string",
-      "resources[0].settings.url: must be an http:// or https:// URL",
+      "resources[0].settings.url: must be an https:// URL (plain http:// only for loopback: 127.0.0.0/8, ::1, localhost), without a user name or password",
     ]);
   });
 

@@ -36,9 +36,9 @@ export interface AccessProvider {
 }
 
 /**
- * A failure the provider understood. `transient` failures (timeouts, 5xx, connection refused) are
- * retried with backoff; permanent ones (bad credentials in settings, 4xx other than 408/429) are not
- * retried for grants. Revocations are retried either way: access must not outlive its window.
+ * A failure the provider understood. `transient` failures (timeouts, connection refused, and
+ * whatever answers the provider's contract says to retry) are retried with backoff; permanent ones
+ * (settings that can never work) are not retried for grants. Revocations are retried either way: access must not outlive its window.
  * The message must never contain a secret.
  */
 export class ProviderError extends Error {

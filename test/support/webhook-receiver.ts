@@ -17,15 +17,28 @@ export interface RejectedWebhook {
   headers: IncomingHttpHeaders;
 }
 
+/** Any request that reached the server, whatever it was answered. */
+export interface ReceivedRequest {
+  method: string;
+  /** Path and query, as requested. */
+  url: string;
+  headers: IncomingHttpHeaders;
+  /** The status it was answered with (undefined: never answered). */
+  status?: number;
+}
+
 /**
  * How the receiver answers: `ok` behaves like a real stateful receiver; `down` answers 503;
- * `timeout` never answers; `reject` answers 400 (a permanent failure); `status` answers `status`.
+ * `timeout` never answers; `reject` answers 400; `status` answers `status` with a body that quotes
+ * the request line, as many frameworks' error pages do ("Cannot POST /hooks/…").
  */
 export type ReceiverMode = "ok" | "down" | "timeout" | "reject" | "status";
 
 export interface WebhookReceiver {
-  /** URL to put in the webhook settings (has a path and a harmless query string). */
+  /** URL to put in the webhook settings (has a path and a query string). */
   url: string;
+  /** Every request that reached the server, answered or not, in arrival order. */
+  requests: ReceivedRequest[];
   /** Verified events, in arrival order (only those answered 2xx/404 in `ok` mode). */
   events: ReceivedWebhook[];
   /** Requests refused for a bad signature or timestamp. */
@@ -38,6 +51,14 @@ export interface WebhookReceiver {
   active: Set<string>;
   setDown(down: boolean): void;
   setMode(mode: ReceiverMode, status?: number): void;
+  /**
+   * The next `count` requests are answered `status` (a 3xx with a `Location` on this receiver),
+   * then the mode in force answers again: a receiver that fails a few times, then recovers.
+   */
+  failNext(count: number, status: number): void;
+  /** Stops listening (callers get "connection refused") until {@link resume}; same port after. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -57,12 +78,23 @@ function signatureMatches(secret: string, timestamp: string, raw: string, header
  * would, tracks which grants are active (revoke of an unknown grant answers 404), and can be told to
  * fail in the ways a real endpoint does, so webhook tests exercise real HTTP end to end.
  */
-export async function startWebhookReceiver({ secret }: { secret: string }): Promise<WebhookReceiver> {
+export async function startWebhookReceiver({
+  secret,
+  path = "/hooks/jit?team=test",
+}: {
+  secret: string;
+  /** Path and query of {@link WebhookReceiver.url}. */
+  path?: string;
+}): Promise<WebhookReceiver> {
   let mode: ReceiverMode = "ok";
   let fixedStatus = 500;
+  let failures: { count: number; status: number } = { count: 0, status: 500 };
   const receiver: WebhookReceiver = {
     url: "",
     close: async () => undefined,
+    pause: async () => undefined,
+    resume: async () => undefined,
+    requests: [],
     events: [],
     rejected: [],
     hits: 0,
@@ -75,6 +107,9 @@ export async function startWebhookReceiver({ secret }: { secret: string }): Prom
       mode = next;
       if (status !== undefined) fixedStatus = status;
     },
+    failNext(count, status) {
+      failures = { count, status };
+    },
   };
 
   const server = createServer((req, res) => {
@@ -84,14 +119,24 @@ export async function startWebhookReceiver({ secret }: { secret: string }): Prom
       receiver.hits += 1;
       const raw = Buffer.concat(chunks).toString("utf8");
       const headers = req.headers;
+      const request: ReceivedRequest = { method: req.method ?? "", url: req.url ?? "", headers };
+      receiver.requests.push(request);
       const reply = (status: number, text = "") => {
-        res.writeHead(status, { "content-type": "text/plain" });
+        request.status = status;
+        const location = status >= 300 && status < 400 ? { location: "/elsewhere" } : {};
+        // No keep-alive: a paused receiver must refuse connections, not leave pooled sockets behind.
+        res.writeHead(status, { "content-type": "text/plain", connection: "close", ...location });
         res.end(text);
       };
+      const quoted = `${req.method} ${req.url}`;
+      if (failures.count > 0 && req.method === "POST") {
+        failures.count -= 1;
+        return reply(failures.status, `status ${failures.status}: cannot ${quoted}`);
+      }
       if (mode === "timeout") return; // never answer
       if (mode === "down") return reply(503, "service unavailable");
       if (mode === "reject") return reply(400, "bad request: resource unknown here");
-      if (mode === "status") return reply(fixedStatus, `status ${fixedStatus}`);
+      if (mode === "status") return reply(fixedStatus, `status ${fixedStatus}: cannot ${quoted}`);
       if (req.method !== "POST") {
         receiver.probes += 1;
         return reply(405);
@@ -126,13 +171,17 @@ export async function startWebhookReceiver({ secret }: { secret: string }): Prom
     });
   });
 
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  receiver.url = `http://127.0.0.1:${port}/hooks/jit?team=test`;
-  receiver.close = () =>
+  const listen = (port: number) => new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const stop = () =>
     new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
     });
+  await listen(0);
+  const { port } = server.address() as AddressInfo;
+  receiver.url = `http://127.0.0.1:${port}${path}`;
+  receiver.pause = stop;
+  receiver.resume = () => listen(port);
+  receiver.close = () => (server.listening ? stop() : Promise.resolve());
   return receiver;
 }

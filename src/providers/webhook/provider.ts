@@ -3,6 +3,7 @@ import { ProviderError } from "../types.js";
 import { parseDuration } from "./duration.js";
 import type { WebhookSettings } from "./settings.js";
 import { signWebhook } from "./signature.js";
+import { urlScrubber, webhookHost } from "./url.js";
 
 /** The JSON body POSTed to the receiver. Absent `email`/`name` are sent as `null`, never omitted. */
 export interface WebhookEvent {
@@ -35,24 +36,35 @@ export function webhookEvent(event: WebhookEvent["event"], ctx: GrantContext): W
 const BODY_SNIPPET = 200;
 
 /**
+ * The `X-JIT-Delivery` id of one event: the same on every retry, from any worker, even after a
+ * crash (it is derived, never stored), so a receiver can drop duplicates; grant and revoke of one
+ * grant differ. Not secret: the body carries the same grant id.
+ */
+export function deliveryId(event: WebhookEvent["event"], grantId: string): string {
+  return `${grantId}:${event}`;
+}
+
+/**
  * Delegates access to an HTTP receiver: one signed `POST` per grant or revoke, no retries here (the
- * job layer retries with backoff). 2xx is success; timeouts, network errors, 408, 429 and 5xx are
- * transient; other 4xx are permanent — except 404 on revoke, which means the receiver does not know
- * the grant, and not-found counts as revoked.
+ * job layer retries with backoff). Only 2xx is success, and every other answer (3xx included:
+ * redirects are not followed), timeout or network error is transient, as the contract says — except
+ * 404 on revoke, which means the receiver does not know the grant, and not-found counts as revoked.
+ * Only the URL's host is ever shown: its path and query are scrubbed from every message.
  */
 export class WebhookProvider implements AccessProvider {
   readonly #url: string;
   readonly #secret: string;
   readonly #timeoutMs: number;
-  /** Origin + path only: query strings may carry tokens and must not reach messages or the DM. */
+  readonly #scrubUrl: (text: string) => string;
+  /** `https://host[:port]`: the one part of the URL that may reach messages, logs or the DM. */
   readonly endpoint: string;
 
   constructor(settings: WebhookSettings) {
-    const parsed = new URL(settings.url);
     this.#url = settings.url;
     this.#secret = settings.secret;
     this.#timeoutMs = parseDuration(settings.timeout ?? "10s") ?? 10_000;
-    this.endpoint = `${parsed.origin}${parsed.pathname}`;
+    this.#scrubUrl = urlScrubber(settings.url);
+    this.endpoint = webhookHost(settings.url);
   }
 
   async grant(ctx: GrantContext): Promise<GrantResult> {
@@ -102,6 +114,7 @@ export class WebhookProvider implements AccessProvider {
           "Content-Type": "application/json",
           "X-JIT-Timestamp": timestamp,
           "X-JIT-Signature": signWebhook(this.#secret, timestamp, body),
+          "X-JIT-Delivery": deliveryId(event, ctx.grantId),
         },
         body,
         redirect: "manual",
@@ -117,8 +130,7 @@ export class WebhookProvider implements AccessProvider {
     }
     const snippet = await this.#snippet(response);
     if (event === "revoke" && status === 404) return;
-    const transient = status === 408 || status === 429 || status >= 500;
-    throw new ProviderError(`${what} failed: HTTP ${status}${snippet ? `: ${snippet}` : ""}`, transient);
+    throw new ProviderError(`${what} failed: HTTP ${status}${snippet ? `: ${snippet}` : ""}`, true);
   }
 
   async #snippet(response: Response): Promise<string> {
@@ -144,7 +156,8 @@ export class WebhookProvider implements AccessProvider {
     return this.#redact(parts.join(": ") || String(error));
   }
 
+  /** The secret and the URL's path and query out of text that came from outside (errors, bodies). */
   #redact(text: string): string {
-    return text.split(this.#secret).join("[redacted]");
+    return this.#scrubUrl(text.split(this.#secret).join("[redacted]"));
   }
 }

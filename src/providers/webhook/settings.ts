@@ -1,16 +1,19 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
+import { isAllowedWebhookUrl, WEBHOOK_URL_RULE } from "./url.js";
 
 /** Longest timeout accepted: the job layer owns retries, a single call must not hang for ages. */
 export const MAX_WEBHOOK_TIMEOUT_MS = 5 * 60_000;
 
 /**
- * Settings of a `webhook` resource: where to POST, the shared HMAC secret the receiver verifies
- * (at least 16 characters), and how long one call may take (`"500ms"`, `"10s"`, `"2m"`; default 10s).
+ * Settings of a `webhook` resource: where to POST (https://, or http:// to a loopback address), the
+ * shared HMAC secret the receiver verifies (at least 16 characters), and how long one call may take
+ * (one number and unit: `"500ms"`, `"10s"`, `"1.5m"`; above 0, at most 5m; default 10s).
  */
 export const WebhookSettings = z
   .object({
-    url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }),
+    // The rule's message never quotes the URL: its path or query may hold the receiver's token.
+    url: z.string({ error: WEBHOOK_URL_RULE }).refine(isAllowedWebhookUrl, WEBHOOK_URL_RULE),
     secret: z.string().min(16, "must be at least 16 characters"),
     timeout: z
       .string()
