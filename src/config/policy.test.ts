@@ -75,6 +75,7 @@ describe("parsePolicy: valid files", () => {
     expect(parsed).toEqual({
       minDuration: 60,
       requestTimeout: 3600,
+      grantTimeout: 600,
       admins: ["U0ADMIN"],
       approvalsChannel: "C0APPROVALS",
       audit: { channel: "C0AUDIT", schedule: "0 9 * * 1-5", timezone: "UTC" },
