@@ -11,6 +11,7 @@ import { startWorkers, type Workers } from "./jobs/workers.js";
 import type { Logger } from "./log.js";
 import { createSlackApp, identifyBot, StartupError } from "./slack/app.js";
 import { type Inflight, registerSlackHandlers } from "./slack/handlers.js";
+import { prepareAuditKey } from "./store/audit.js";
 import { createDb } from "./store/db.js";
 import { migrate } from "./store/migrator.js";
 
@@ -56,6 +57,8 @@ export async function startJit(options: {
     env.DATABASE_URL,
     (options.tuning?.workerConcurrency ?? DEFAULT_TUNING.workerConcurrency) + 10,
   );
+  const auditKeyWarning = await prepareAuditKey(db, env.JIT_AUDIT_KEY);
+  if (auditKeyWarning) logger.warn({ check: "audit-key" }, `WARNING: ${auditKeyWarning}`);
   const redisError = throttledLog(logger, "redis connection error");
   const producerRedis = createRedis(env.REDIS_URL, "producer", redisError);
   const queue = createQueue(producerRedis, env.JIT_QUEUE_PREFIX);
