@@ -409,7 +409,7 @@ describe("jit audit (CLI)", () => {
     ).toEqual(["1", "2", "3", "4"]);
 
     expect(broken.code).toBe(1);
-    expect(broken.stdout).toBe("");  // no event verified, so no stretch to describe
+    expect(broken.stdout).toBe(""); // no event verified, so no stretch to describe
     expect(broken.stderr).toBe(
       "jit: audit chain BROKEN at event 1: its contents do not match its hash (0 event(s) before it verified)\n",
     );
