@@ -1,12 +1,18 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from "commander";
-import { ConfigError, loadEnv } from "./config/env.js";
+import { ConfigError, loadEnv, loadEnvFor } from "./config/env.js";
 import { loadPolicy } from "./config/load-policy.js";
 import { parseDuration } from "./domain/duration.js";
 import { createLogger } from "./log.js";
 import { type Role, startJit } from "./main.js";
-import { verifyAudit } from "./store/audit.js";
 import { exportAudit } from "./store/audit-export.js";
+import {
+  type Checkpoint,
+  formatCheckpoint,
+  parseCheckpoint,
+  type Stretch,
+  verifyAudit,
+} from "./store/audit-verify.js";
 import { createDb } from "./store/db.js";
 import { migrate } from "./store/migrator.js";
 
@@ -27,6 +33,15 @@ function fail(error: unknown): never {
     process.stderr.write(`jit: ${error instanceof Error ? error.message : String(error)}\n`);
   }
   process.exit(1);
+}
+
+/** The variables one command uses, validated alone: an unrelated bad one cannot stop it. */
+function envFor<const Name extends Parameters<typeof loadEnvFor>[0][number]>(names: readonly Name[]) {
+  try {
+    return loadEnvFor(names);
+  } catch (error) {
+    return fail(error);
+  }
 }
 
 const program = new Command("jit")
@@ -77,7 +92,7 @@ program
   .description("apply pending database migrations (npm start does this too)")
   .action(async () => {
     try {
-      const env = loadEnv({ SLACK_BOT_TOKEN: "xoxb-unused", SLACK_SIGNING_SECRET: "unused", ...process.env });
+      const env = envFor(["DATABASE_URL"]);
       const result = await migrate(env.DATABASE_URL, {
         onApply: (name) => process.stdout.write(`applied ${name}\n`),
       });
@@ -107,31 +122,69 @@ config
   });
 
 const audit = program.command("audit").description("the tamper-evident audit history");
-const auditDb = () =>
-  createDb(
-    loadEnv({ SLACK_BOT_TOKEN: "xoxb-unused", SLACK_SIGNING_SECRET: "unused", ...process.env }).DATABASE_URL,
-    2,
-  );
+
+/** Runs `work` with a small database pool, reporting any failure as one line. */
+async function withAuditDb(databaseUrl: string, work: (db: ReturnType<typeof createDb>) => Promise<void>) {
+  const db = createDb(databaseUrl, 2);
+  try {
+    await work(db);
+  } catch (error) {
+    fail(error);
+  } finally {
+    await db.$disconnect();
+  }
+}
+
+function checkpointOption(text: string): Checkpoint {
+  const parsed = parseCheckpoint(text);
+  if (typeof parsed === "string") throw new InvalidArgumentError(parsed);
+  return parsed;
+}
+
+function describeStretch(stretch: Stretch): string {
+  const how = stretch.scheme === "sha256" ? "unkeyed" : "keyed with JIT_AUDIT_KEY";
+  return `events ${stretch.from}-${stretch.to}: ${stretch.scheme} (${how})\n`;
+}
+
 audit
   .command("verify")
-  .description("check the hash chain; exits 1 and names the first bad event if any was altered or removed")
-  .action(async () => {
-    const db = auditDb();
-    try {
-      const result = await verifyAudit(db);
-      if (result.ok) {
-        process.stdout.write(`audit chain OK: ${result.events} event(s) verified\n`);
-      } else {
+  .description(
+    "check the hash chain (keyed stretches with JIT_AUDIT_KEY); exits 1 and names the first bad event if any was altered or removed",
+  )
+  .addOption(
+    new Option(
+      "--checkpoint <seq:hash>",
+      "a chain head kept outside the database; fails if the chain no longer hashes to it (catches removed newest events)",
+    ).argParser(checkpointOption),
+  )
+  .action(async (options: { checkpoint?: Checkpoint }) => {
+    const env = envFor(["DATABASE_URL", "JIT_AUDIT_KEY"]);
+    await withAuditDb(env.DATABASE_URL, async (db) => {
+      const result = await verifyAudit(db, { key: env.JIT_AUDIT_KEY, checkpoint: options.checkpoint });
+      const stretches = result.stretches.map(describeStretch).join("");
+      if (!result.ok) {
+        process.stdout.write(stretches);
         process.stderr.write(
           `jit: audit chain BROKEN at event ${result.badSeq}: ${result.problem} (${result.events} event(s) before it verified)\n`,
         );
         process.exitCode = 1;
+        return;
       }
-    } catch (error) {
-      fail(error);
-    } finally {
-      await db.$disconnect();
-    }
+      process.stdout.write(
+        `audit chain OK: ${result.events} event(s) verified\n${stretches}head: ${formatCheckpoint(result.head)} (keep a copy outside the database; pass it later as --checkpoint)\n`,
+      );
+      process.stdout.write(
+        options.checkpoint
+          ? `checkpoint ${formatCheckpoint(options.checkpoint)}: matches\n`
+          : "highest checkpoint known: none - pass --checkpoint <seq>:<hash> from a copy held outside the database (removal of the newest events is caught only that way)\n",
+      );
+      const newest = result.stretches.at(-1);
+      if (env.JIT_AUDIT_KEY !== undefined && newest?.scheme === "sha256") {
+        process.stdout.write(
+          "note: JIT_AUDIT_KEY is set but the newest events are unkeyed: expected only if jit has not written since the key was set\n",
+        );
+      }
+    });
   });
 audit
   .command("export")
@@ -147,15 +200,11 @@ audit
       .default("json"),
   )
   .action(async (options: { since: number; format: "json" | "csv" }) => {
-    const db = auditDb();
-    try {
+    const env = envFor(["DATABASE_URL"]);
+    await withAuditDb(env.DATABASE_URL, async (db) => {
       const since = new Date(Date.now() - options.since * 1000);
       await exportAudit(db, { since, format: options.format, write: (line) => process.stdout.write(line) });
-    } catch (error) {
-      fail(error);
-    } finally {
-      await db.$disconnect();
-    }
+    });
   });
 
 await program.parseAsync();

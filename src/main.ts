@@ -12,6 +12,7 @@ import { startWorkers, type Workers } from "./jobs/workers.js";
 import type { Logger } from "./log.js";
 import { createSlackApp, identifyBot, StartupError } from "./slack/app.js";
 import { type Inflight, registerSlackHandlers } from "./slack/handlers.js";
+import { prepareAuditKey } from "./store/audit.js";
 import { createDb } from "./store/db.js";
 import { migrate } from "./store/migrator.js";
 
@@ -57,11 +58,15 @@ export async function startJit(options: {
     env.DATABASE_URL,
     (options.tuning?.workerConcurrency ?? DEFAULT_TUNING.workerConcurrency) + 10,
   );
-  // A policy that would strand live grants must not run (see findStrandedGrants).
-  const stranded = await findStrandedGrants(db, policy);
-  if (stranded.length > 0) {
+  try {
+    // A policy that would strand live grants must not run (see findStrandedGrants).
+    const stranded = await findStrandedGrants(db, policy);
+    if (stranded.length > 0) throw new StartupError(`JIT_CONFIG: ${describeStrandedGrants(stranded)}`);
+    const auditKeyWarning = await prepareAuditKey(db, env.JIT_AUDIT_KEY);
+    if (auditKeyWarning) logger.warn({ check: "audit-key" }, `WARNING: ${auditKeyWarning}`);
+  } catch (error) {
     await db.$disconnect();
-    throw new StartupError(`JIT_CONFIG: ${describeStrandedGrants(stranded)}`);
+    throw error;
   }
   const redisError = throttledLog(logger, "redis connection error");
   const producerRedis = createRedis(env.REDIS_URL, "producer", redisError);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadEnv } from "./env.js";
+import { ConfigError, loadEnv, loadEnvFor } from "./env.js";
 
 const minimal = { SLACK_BOT_TOKEN: "xoxb-1-abc", SLACK_SIGNING_SECRET: "shh" };
 
@@ -157,5 +157,25 @@ describe("loadEnv", () => {
     expect(() => loadEnv({ PORT: "x", SLACK_SIGNING_SECRET: "s" })).toThrow(
       "invalid environment:\n  - SLACK_BOT_TOKEN: is required (the bot token, xoxb-…)\n  - PORT: must be a port number",
     );
+  });
+
+  it("takes a JIT_AUDIT_KEY of at least 32 characters", () => {
+    expect(loadEnv({ ...minimal, JIT_AUDIT_KEY: "k".repeat(32) }).JIT_AUDIT_KEY).toBe("k".repeat(32));
+    expect(problemsOf({ ...minimal, JIT_AUDIT_KEY: "k".repeat(31) })).toEqual([
+      "JIT_AUDIT_KEY: must be at least 32 characters (e.g. the output of: openssl rand -base64 32)",
+    ]);
+  });
+});
+
+describe("loadEnvFor", () => {
+  it("checks only the variables a command names, with loadEnv's messages and defaults", () => {
+    const unrelatedBad = { LOG_LEVEL: "verbose", PORT: "eighty", SLACK_BOT_TOKEN: "xoxp-1" };
+    expect(loadEnvFor(["DATABASE_URL", "JIT_AUDIT_KEY"], unrelatedBad)).toEqual({
+      DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/jit",
+    });
+    expect(() => loadEnvFor(["DATABASE_URL"], { ...unrelatedBad, DATABASE_URL: "mysql://db" })).toThrow(
+      new ConfigError("environment", ["DATABASE_URL: must be a postgresql:// URL"]),
+    );
+    expect(() => loadEnvFor(["JIT_AUDIT_KEY"], { JIT_AUDIT_KEY: "short" })).toThrow(ConfigError);
   });
 });

@@ -1,11 +1,16 @@
-import { createHash } from "node:crypto";
+import { type AuditScheme, hashEvent } from "./audit-hash.js";
 import type { Db, Prisma } from "./db.js";
+
+export { AUDIT_SCHEMES, type AuditScheme, canonicalJson, GENESIS_HASH, hashEvent } from "./audit-hash.js";
+export { verifyAudit } from "./audit-verify.js";
 
 /**
  * The tamper-evident audit history. Each event's hash covers the previous event's hash and the
  * event itself, so altering or removing any event breaks every hash after it; the head row catches
- * removal of the newest events. Appends happen inside the caller's transaction, so an event exists
- * exactly when the state change it records was committed.
+ * removal of the newest events unless it is rewound too (only a checkpoint held outside catches
+ * that). With JIT_AUDIT_KEY the hash is an HMAC, so someone who can write the database but does not
+ * hold the key cannot recompute it. Appends happen inside the caller's transaction, so an event
+ * exists exactly when the state change it records was committed.
  */
 export interface AuditInput {
   actor: string;
@@ -26,48 +31,47 @@ export interface AuditRecord {
   details: unknown;
   prevHash: string;
   hash: string;
+  scheme: AuditScheme;
 }
-
-export const GENESIS_HASH = "0".repeat(64);
 
 type Tx = Prisma.TransactionClient;
 
-/** JSON with sorted keys, so PostgreSQL's jsonb key reordering cannot change a hash. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+/**
+ * The key new events are hashed with: JIT_AUDIT_KEY, set once at start (startJit). It lives here,
+ * not in every use-case's arguments, because it is process-wide configuration like the database.
+ */
+let appendKey: string | undefined;
+
+/**
+ * Readies the key for appends and checks it against the chain's newest event: a keyed chain must
+ * not go on unkeyed (verify would call that a downgrade) nor under another key. Returns a warning
+ * to log when there is no key; throws (naming JIT_AUDIT_KEY) when jit must not start.
+ */
+export async function prepareAuditKey(db: Db, key: string | undefined): Promise<string | undefined> {
+  const newest = await db.auditEvent.findFirst({ orderBy: { seq: "desc" } });
+  if (newest?.scheme === "hmac-sha256") {
+    if (key === undefined) {
+      throw new Error(
+        `JIT_AUDIT_KEY: is required: the audit chain is keyed (event ${newest.seq} is); set the key it was written with`,
+      );
+    }
+    if (hashEvent(newest.prevHash, newest, key) !== newest.hash) {
+      throw new Error(
+        `JIT_AUDIT_KEY: audit event ${newest.seq} does not verify with this key (a different key, or the event was altered; run jit audit verify)`,
+      );
+    }
   }
-  return JSON.stringify(value ?? null);
-}
-
-/** The part of an event its hash covers, besides the previous hash and the sequence number. */
-function eventBody(event: Omit<AuditRecord, "hash" | "prevHash" | "seq">): string {
-  return canonicalJson([
-    event.at.toISOString(),
-    event.actor,
-    event.action,
-    event.requestId,
-    event.resourceId,
-    event.details,
-  ]);
-}
-
-/** sha256(prevHash + "\n" + seq + "\n" + body). PostgreSQL computes the same in appendAudit. */
-export function hashEvent(prevHash: string, event: Omit<AuditRecord, "hash" | "prevHash">): string {
-  return createHash("sha256")
-    .update(`${prevHash}\n${event.seq.toString()}\n${eventBody(event)}`)
-    .digest("hex");
+  appendKey = key;
+  return key === undefined
+    ? "JIT_AUDIT_KEY is not set: audit events are hashed without a key, so anyone who can write the database can rewrite the audit chain undetected"
+    : undefined;
 }
 
 /**
  * An event as stored. `at` has millisecond precision (what TIMESTAMP(3) keeps) and details go
  * through JSON, so the hash can be recomputed from the row exactly.
  */
-function toEvent(input: AuditInput, at: Date): Omit<AuditRecord, "hash" | "prevHash" | "seq"> {
+function toEvent(input: AuditInput, at: Date): Omit<AuditRecord, "seq" | "hash" | "prevHash" | "scheme"> {
   return {
     at,
     actor: input.actor,
@@ -78,115 +82,50 @@ function toEvent(input: AuditInput, at: Date): Omit<AuditRecord, "hash" | "prevH
   };
 }
 
-/**
- * Appends one event inside the caller's transaction, in one statement: it advances and locks the
- * head row (ordering concurrent appends), hashes, and inserts. Call it last in a transaction: the
- * head stays locked until commit.
- */
+/** Appends one event inside the caller's transaction; see appendAuditMany. */
 export async function appendAudit(tx: Tx, input: AuditInput): Promise<AuditRecord> {
-  const at = new Date();
-  const event = toEvent(input, at);
-  const body = eventBody(event);
-  const [row] = await tx.$queryRaw<{ seq: bigint; prevHash: string; hash: string }[]>`
-    WITH old AS (SELECT seq, hash FROM "AuditHead" WHERE id = 1 FOR UPDATE),
-    next AS (
-      UPDATE "AuditHead" AS h
-      SET seq = old.seq + 1,
-          hash = encode(sha256(convert_to(old.hash || E'\n' || (old.seq + 1)::text || E'\n' || ${body}, 'UTF8')), 'hex')
-      FROM old WHERE h.id = 1
-      RETURNING h.seq, h.hash, old.hash AS prev
-    )
-    INSERT INTO "AuditEvent" (seq, at, actor, action, "requestId", "resourceId", details, "prevHash", hash)
-    SELECT next.seq, (${at.toISOString()}::timestamptz AT TIME ZONE 'UTC'), ${event.actor}, ${event.action},
-           ${event.requestId}, ${event.resourceId}, ${JSON.stringify(event.details)}::jsonb, next.prev, next.hash
-    FROM next
-    RETURNING seq, "prevHash", hash`;
-  if (!row) throw new Error("audit head row is missing; was the database migrated?");
-  return { ...event, seq: row.seq, prevHash: row.prevHash, hash: row.hash };
-}
-
-export type VerifyResult =
-  | { ok: true; events: number }
-  | { ok: false; events: number; badSeq: bigint; problem: string };
-
-/** Walks the whole chain in order; names the first event that does not check out. */
-export async function verifyAudit(db: Db, batchSize = 2000): Promise<VerifyResult> {
-  let prevHash = GENESIS_HASH;
-  let expectedSeq = 1n;
-  let count = 0;
-  for (;;) {
-    const batch = await db.auditEvent.findMany({
-      where: { seq: { gte: expectedSeq } },
-      orderBy: { seq: "asc" },
-      take: batchSize,
-    });
-    for (const event of batch) {
-      if (event.seq !== expectedSeq) {
-        return { ok: false, events: count, badSeq: expectedSeq, problem: `event ${expectedSeq} is missing` };
-      }
-      if (event.prevHash !== prevHash) {
-        return { ok: false, events: count, badSeq: event.seq, problem: "its previous-hash link is broken" };
-      }
-      if (hashEvent(prevHash, event) !== event.hash) {
-        return { ok: false, events: count, badSeq: event.seq, problem: "its contents do not match its hash" };
-      }
-      prevHash = event.hash;
-      expectedSeq++;
-      count++;
-    }
-    if (batch.length < batchSize) break;
-  }
-  const head = await db.auditHead.findUnique({ where: { id: 1 } });
-  if (!head) return { ok: false, events: count, badSeq: expectedSeq, problem: "the chain head is missing" };
-  if (head.seq === expectedSeq - 1n && head.hash !== prevHash && count > 0) {
-    // Every event links up, but the newest one was rewritten (hash recomputed) after it was appended.
-    return {
-      ok: false,
-      events: count - 1,
-      badSeq: head.seq,
-      problem: "its hash does not match the chain head (the newest event was rewritten)",
-    };
-  }
-  if (head.seq !== expectedSeq - 1n || head.hash !== prevHash) {
-    return {
-      ok: false,
-      events: count,
-      badSeq: expectedSeq,
-      problem: `the chain ends at event ${expectedSeq - 1n} but ${head.seq} events were written (events removed)`,
-    };
-  }
-  return { ok: true, events: count };
+  const [record] = await appendAuditMany(tx, [input]);
+  if (!record) throw new Error("appendAuditMany returned no record");
+  return record;
 }
 
 /**
- * Appends several events in order, in three statements whatever their number (a revocation sweep
- * ends many grants at once). Same chain and hashes as appendAudit, computed here instead of in SQL.
+ * Appends events in order, in two statements whatever their number (a revocation sweep ends many
+ * grants at once): lock the head row (which orders concurrent appends), then insert the events and
+ * advance the head together. Hashes are computed here, so the key never reaches PostgreSQL (a
+ * statement's parameters can end up in its logs). Call it last in a transaction: the head stays
+ * locked until commit.
  */
-export async function appendAuditMany(tx: Tx, inputs: AuditInput[]): Promise<void> {
-  if (inputs.length === 0) return;
+export async function appendAuditMany(tx: Tx, inputs: AuditInput[]): Promise<AuditRecord[]> {
+  if (inputs.length === 0) return [];
   const [head] = await tx.$queryRaw<{ seq: bigint; hash: string }[]>`
     SELECT seq, hash FROM "AuditHead" WHERE id = 1 FOR UPDATE`;
   if (!head) throw new Error("audit head row is missing; was the database migrated?");
+  const key = appendKey;
+  const scheme: AuditScheme = key === undefined ? "sha256" : "hmac-sha256";
   const at = new Date();
   let prevHash = head.hash;
   let seq = head.seq;
   const rows = inputs.map((input) => {
     seq += 1n;
     const event = { ...toEvent(input, at), seq };
-    const hash = hashEvent(prevHash, event);
-    const row = { ...event, prevHash, hash };
+    const hash = hashEvent(prevHash, event, key);
+    const row = { ...event, prevHash, hash, scheme };
     prevHash = hash;
     return row;
   });
   await tx.$executeRaw`
-    INSERT INTO "AuditEvent" (seq, at, actor, action, "requestId", "resourceId", details, "prevHash", hash)
-    SELECT s::bigint, a::timestamptz AT TIME ZONE 'UTC', actor, action, rid, res, d::jsonb, ph, h
-    FROM unnest(
-      ${rows.map((r) => r.seq.toString())}::text[], ${rows.map((r) => r.at.toISOString())}::text[],
-      ${rows.map((r) => r.actor)}::text[], ${rows.map((r) => r.action)}::text[],
-      ${rows.map((r) => r.requestId)}::text[], ${rows.map((r) => r.resourceId)}::text[],
-      ${rows.map((r) => JSON.stringify(r.details))}::text[], ${rows.map((r) => r.prevHash)}::text[],
-      ${rows.map((r) => r.hash)}::text[]
-    ) AS t(s, a, actor, action, rid, res, d, ph, h)`;
-  await tx.$executeRaw`UPDATE "AuditHead" SET seq = ${seq.toString()}::bigint, hash = ${prevHash} WHERE id = 1`;
+    WITH inserted AS (
+      INSERT INTO "AuditEvent" (seq, at, actor, action, "requestId", "resourceId", details, "prevHash", hash, scheme)
+      SELECT s::bigint, a::timestamptz AT TIME ZONE 'UTC', actor, action, rid, res, d::jsonb, ph, h, ${scheme}
+      FROM unnest(
+        ${rows.map((r) => r.seq.toString())}::text[], ${rows.map((r) => r.at.toISOString())}::text[],
+        ${rows.map((r) => r.actor)}::text[], ${rows.map((r) => r.action)}::text[],
+        ${rows.map((r) => r.requestId)}::text[], ${rows.map((r) => r.resourceId)}::text[],
+        ${rows.map((r) => JSON.stringify(r.details))}::text[], ${rows.map((r) => r.prevHash)}::text[],
+        ${rows.map((r) => r.hash)}::text[]
+      ) AS t(s, a, actor, action, rid, res, d, ph, h)
+    )
+    UPDATE "AuditHead" SET seq = ${seq.toString()}::bigint, hash = ${prevHash} WHERE id = 1`;
+  return rows;
 }

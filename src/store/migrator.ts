@@ -87,7 +87,10 @@ export async function migrate(
   await client.connect();
   try {
     await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
-    await client.query(BOOKKEEPING);
+    // Only when missing: even CREATE TABLE IF NOT EXISTS needs CREATE on the schema, which the
+    // least-privilege role of the README (jit_app) does not have.
+    const found = await client.query(`SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS present`);
+    if (!found.rows[0]?.present) await client.query(BOOKKEEPING);
     const rows = await client.query<{ migration_name: string; checksum: string; finished_at: Date | null }>(
       `SELECT migration_name, checksum, finished_at FROM "_prisma_migrations" WHERE rolled_back_at IS NULL`,
     );

@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
-  type AuditRecord,
   appendAudit,
   appendAuditMany,
   canonicalJson,
@@ -9,50 +8,13 @@ import {
   verifyAudit,
 } from "../../src/store/audit.js";
 import { exportAudit } from "../../src/store/audit-export.js";
-import { createDb, type Db } from "../../src/store/db.js";
-import { migrate } from "../../src/store/migrator.js";
 import { runCli } from "../support/cli.js";
-import { dropDatabase, testDatabaseUrl } from "../support/harness.js";
+import { appendMany as appendN, append as appendOne, useAuditDb } from "./audit-fixture.js";
 
-let url: string;
-let db: Db;
-
-beforeAll(async () => {
-  url = testDatabaseUrl("audit");
-  await migrate(url);
-  db = createDb(url, 10);
-});
-
-afterAll(async () => {
-  await db?.$disconnect();
-  if (url) await dropDatabase(url);
-});
-
-/** Every test starts from an empty chain at genesis. */
-beforeEach(async () => {
-  await db.$executeRawUnsafe(`TRUNCATE "AuditEvent"`);
-  await db.$executeRawUnsafe(`UPDATE "AuditHead" SET seq = 0, hash = '${GENESIS_HASH}' WHERE id = 1`);
-});
-
-function append(input: Parameters<typeof appendAudit>[1]): Promise<AuditRecord> {
-  return db.$transaction((tx) => appendAudit(tx, input));
-}
-
-/** Appends `n` events one after another. */
-async function appendMany(n: number, details: (i: number) => Record<string, unknown> = (i) => ({ i })) {
-  const records: AuditRecord[] = [];
-  for (let i = 1; i <= n; i++) {
-    records.push(
-      await append({
-        actor: `U0USER${i}`,
-        action: "request.created",
-        requestId: `R-${i}`,
-        details: details(i),
-      }),
-    );
-  }
-  return records;
-}
+const fixture = useAuditDb("audit");
+const append = (input: Parameters<typeof appendAudit>[1]) => appendOne(fixture.db, input);
+const appendMany = (n: number, details?: (i: number) => Record<string, unknown>) =>
+  appendN(fixture.db, n, details);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -102,12 +64,12 @@ describe("appendAudit", () => {
     expect(GENESIS_HASH).toBe("0".repeat(64));
     for (let i = 1; i < records.length; i++) expect(records[i]?.prevHash).toBe(records[i - 1]?.hash);
 
-    const rows = await db.auditEvent.findMany({ orderBy: { seq: "asc" } });
+    const rows = await fixture.db.auditEvent.findMany({ orderBy: { seq: "asc" } });
     expect(rows.map((r) => ({ seq: r.seq, prevHash: r.prevHash, hash: r.hash }))).toEqual(
       records.map((r) => ({ seq: r.seq, prevHash: r.prevHash, hash: r.hash })),
     );
     for (const row of rows) expect(hashEvent(row.prevHash, row)).toBe(row.hash);
-    const head = await db.auditHead.findUniqueOrThrow({ where: { id: 1 } });
+    const head = await fixture.db.auditHead.findUniqueOrThrow({ where: { id: 1 } });
     expect(head).toEqual({ id: 1, seq: 5n, hash: records[4]?.hash });
   });
 
@@ -117,7 +79,7 @@ describe("appendAudit", () => {
       action: "reconciler.ran",
       details: { n: 1, gone: undefined },
     });
-    const row = await db.auditEvent.findUniqueOrThrow({ where: { seq: record.seq } });
+    const row = await fixture.db.auditEvent.findUniqueOrThrow({ where: { seq: record.seq } });
     expect(row).toMatchObject({
       actor: "system",
       action: "reconciler.ran",
@@ -131,15 +93,15 @@ describe("appendAudit", () => {
   it("rolls back with the caller's transaction: no event, no gap", async () => {
     await append({ actor: "U0A", action: "one" });
     await expect(
-      db.$transaction(async (tx) => {
+      fixture.db.$transaction(async (tx) => {
         await appendAudit(tx, { actor: "U0A", action: "lost" });
         throw new Error("state change failed");
       }),
     ).rejects.toThrow("state change failed");
     const next = await append({ actor: "U0A", action: "two" });
     expect(next.seq).toBe(2n);
-    expect(await db.auditEvent.count({ where: { action: "lost" } })).toBe(0);
-    expect(await verifyAudit(db)).toEqual({ ok: true, events: 2 });
+    expect(await fixture.db.auditEvent.count({ where: { action: "lost" } })).toBe(0);
+    expect(await verifyAudit(fixture.db)).toMatchObject({ ok: true, events: 2 });
   });
 
   it("50 concurrent appends, each in its own transaction, make a gap-free valid chain", async () => {
@@ -151,10 +113,10 @@ describe("appendAudit", () => {
     expect(results.map((r) => r.seq).sort((a, b) => Number(a - b))).toEqual(
       Array.from({ length: 50 }, (_, i) => BigInt(i + 1)),
     );
-    const rows = await db.auditEvent.findMany({ orderBy: { seq: "asc" } });
+    const rows = await fixture.db.auditEvent.findMany({ orderBy: { seq: "asc" } });
     expect(rows).toHaveLength(50);
     expect(new Set(rows.map((r) => (r.details as { i: number }).i)).size).toBe(50);
-    expect(await verifyAudit(db)).toEqual({ ok: true, events: 50 });
+    expect(await verifyAudit(fixture.db)).toMatchObject({ ok: true, events: 50 });
   });
 });
 
@@ -162,7 +124,7 @@ describe("appendAuditMany", () => {
   it("appends a batch in order, interleaving safely with single appends", async () => {
     await append({ actor: "U0A", action: "single" });
     await Promise.all([
-      db.$transaction((tx) =>
+      fixture.db.$transaction((tx) =>
         appendAuditMany(
           tx,
           Array.from({ length: 5 }, (_, i) => ({
@@ -174,36 +136,36 @@ describe("appendAuditMany", () => {
         ),
       ),
       ...Array.from({ length: 5 }, (_, i) => append({ actor: "U0B", action: "single", details: { i } })),
-      db.$transaction((tx) =>
+      fixture.db.$transaction((tx) =>
         appendAuditMany(tx, [
           { actor: "jit", action: "batch-b", details: { z: 1, a: [1, { y: 2, b: 3 }] } },
           { actor: "jit", action: "batch-b" },
         ]),
       ),
     ]);
-    const rows = await db.auditEvent.findMany({ orderBy: { seq: "asc" } });
+    const rows = await fixture.db.auditEvent.findMany({ orderBy: { seq: "asc" } });
     expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 13 }, (_, i) => BigInt(i + 1)));
     const batchA = rows.filter((r) => r.action === "batch-a");
     // A batch is contiguous and keeps its order.
     expect(batchA.map((r) => (r.details as { i: number }).i)).toEqual([0, 1, 2, 3, 4]);
     expect(Number((batchA[4]?.seq ?? 0n) - (batchA[0]?.seq ?? 0n))).toBe(4);
-    expect(await verifyAudit(db)).toEqual({ ok: true, events: 13 });
+    expect(await verifyAudit(fixture.db)).toMatchObject({ ok: true, events: 13 });
   });
 
   it("does nothing for an empty batch", async () => {
-    await db.$transaction((tx) => appendAuditMany(tx, []));
-    expect(await db.auditEvent.count()).toBe(0);
-    expect(await verifyAudit(db)).toEqual({ ok: true, events: 0 });
+    await fixture.db.$transaction((tx) => appendAuditMany(tx, []));
+    expect(await fixture.db.auditEvent.count()).toBe(0);
+    expect(await verifyAudit(fixture.db)).toMatchObject({ ok: true, events: 0 });
   });
 });
 
 describe("verifyAudit", () => {
   it("passes on an empty chain and on an intact one, across batch boundaries", async () => {
-    expect(await verifyAudit(db)).toEqual({ ok: true, events: 0 });
+    expect(await verifyAudit(fixture.db)).toMatchObject({ ok: true, events: 0 });
     await appendMany(12);
-    expect(await verifyAudit(db)).toEqual({ ok: true, events: 12 });
-    expect(await verifyAudit(db, 5)).toEqual({ ok: true, events: 12 });
-    expect(await verifyAudit(db, 4)).toEqual({ ok: true, events: 12 });
+    expect(await verifyAudit(fixture.db)).toMatchObject({ ok: true, events: 12 });
+    expect(await verifyAudit(fixture.db, { batchSize: 5 })).toMatchObject({ ok: true, events: 12 });
+    expect(await verifyAudit(fixture.db, { batchSize: 4 })).toMatchObject({ ok: true, events: 12 });
   });
 
   it.each([
@@ -215,9 +177,9 @@ describe("verifyAudit", () => {
     ["at", `"at" = "at" + interval '1 millisecond'`],
   ])("names the first altered event when its %s changes", async (_column, set) => {
     await appendMany(6);
-    await db.$executeRawUnsafe(`UPDATE "AuditEvent" SET ${set} WHERE seq = 3`);
-    const result = await verifyAudit(db);
-    expect(result).toEqual({
+    await fixture.db.$executeRawUnsafe(`UPDATE "AuditEvent" SET ${set} WHERE seq = 3`);
+    const result = await verifyAudit(fixture.db);
+    expect(result).toMatchObject({
       ok: false,
       events: 2,
       badSeq: 3n,
@@ -227,15 +189,15 @@ describe("verifyAudit", () => {
 
   it("names a deleted middle event as missing", async () => {
     await appendMany(6);
-    await db.$executeRawUnsafe(`DELETE FROM "AuditEvent" WHERE seq = 4`);
-    expect(await verifyAudit(db)).toEqual({
+    await fixture.db.$executeRawUnsafe(`DELETE FROM "AuditEvent" WHERE seq = 4`);
+    expect(await verifyAudit(fixture.db)).toMatchObject({
       ok: false,
       events: 3,
       badSeq: 4n,
       problem: "event 4 is missing",
     });
     // The same when the hole falls on a batch boundary.
-    expect(await verifyAudit(db, 3)).toEqual({
+    expect(await verifyAudit(fixture.db, { batchSize: 3 })).toMatchObject({
       ok: false,
       events: 3,
       badSeq: 4n,
@@ -245,24 +207,27 @@ describe("verifyAudit", () => {
 
   it("catches removal of the newest events through the head row", async () => {
     await appendMany(5);
-    await db.$executeRawUnsafe(`DELETE FROM "AuditEvent" WHERE seq = 5`);
-    expect(await verifyAudit(db)).toEqual({
+    await fixture.db.$executeRawUnsafe(`DELETE FROM "AuditEvent" WHERE seq = 5`);
+    expect(await verifyAudit(fixture.db)).toMatchObject({
       ok: false,
       events: 4,
       badSeq: 5n,
       problem: "the chain ends at event 4 but 5 events were written (events removed)",
     });
-    await db.$executeRawUnsafe(`DELETE FROM "AuditEvent"`);
-    expect(await verifyAudit(db)).toMatchObject({ ok: false, events: 0, badSeq: 1n });
+    await fixture.db.$executeRawUnsafe(`DELETE FROM "AuditEvent"`);
+    expect(await verifyAudit(fixture.db)).toMatchObject({ ok: false, events: 0, badSeq: 1n });
   });
 
   it("catches an event whose hash was recomputed after editing, at the next event's link", async () => {
     await appendMany(5);
-    const row = await db.auditEvent.findUniqueOrThrow({ where: { seq: 3n } });
+    const row = await fixture.db.auditEvent.findUniqueOrThrow({ where: { seq: 3n } });
     const forged = { ...row, details: { i: 3, approvedBy: "U0MALLORY" } };
     const forgedHash = hashEvent(row.prevHash, forged);
-    await db.auditEvent.update({ where: { seq: 3n }, data: { details: forged.details, hash: forgedHash } });
-    expect(await verifyAudit(db)).toEqual({
+    await fixture.db.auditEvent.update({
+      where: { seq: 3n },
+      data: { details: forged.details, hash: forgedHash },
+    });
+    expect(await verifyAudit(fixture.db)).toMatchObject({
       ok: false,
       events: 3,
       badSeq: 4n,
@@ -272,13 +237,13 @@ describe("verifyAudit", () => {
 
   it("catches a forged last event even with the head's hash left alone", async () => {
     await appendMany(3);
-    const row = await db.auditEvent.findUniqueOrThrow({ where: { seq: 3n } });
+    const row = await fixture.db.auditEvent.findUniqueOrThrow({ where: { seq: 3n } });
     const forged = { ...row, actor: "U0MALLORY" };
-    await db.auditEvent.update({
+    await fixture.db.auditEvent.update({
       where: { seq: 3n },
       data: { actor: forged.actor, hash: hashEvent(row.prevHash, forged) },
     });
-    expect(await verifyAudit(db)).toEqual({
+    expect(await verifyAudit(fixture.db)).toMatchObject({
       ok: false,
       events: 2,
       badSeq: 3n,
@@ -295,13 +260,13 @@ describe("verifyAudit", () => {
     details.number = 1.5;
     await append({ actor: "U0A", action: "many.keys", details });
     await appendMany(2);
-    const [stored] = await db.$queryRawUnsafe<{ details: Record<string, unknown> }[]>(
+    const [stored] = await fixture.db.$queryRawUnsafe<{ details: Record<string, unknown> }[]>(
       `SELECT details FROM "AuditEvent" WHERE seq = 1`,
     );
     // jsonb really did reorder the keys, so the test exercises what it claims to.
     expect(Object.keys(stored?.details ?? {})).not.toEqual(Object.keys(details));
     expect(stored?.details).toEqual(details);
-    expect(await verifyAudit(db)).toEqual({ ok: true, events: 3 });
+    expect(await verifyAudit(fixture.db)).toMatchObject({ ok: true, events: 3 });
   });
 });
 
@@ -340,7 +305,7 @@ const HEADER = ["seq", "at", "actor", "action", "requestId", "resourceId", "deta
 describe("exportAudit", () => {
   async function exported(options: { since: Date; format: "json" | "csv"; batchSize?: number }) {
     let out = "";
-    const count = await exportAudit(db, { ...options, write: (chunk) => (out += chunk) });
+    const count = await exportAudit(fixture.db, { ...options, write: (chunk) => (out += chunk) });
     return { out, count };
   }
 
@@ -405,14 +370,25 @@ describe("jit audit (CLI)", () => {
   it("verifies, exports, then fails naming the tampered event", async () => {
     await appendMany(4, (i) => ({ i, note: i === 2 ? "a, b" : "x" }));
     // Another time zone than the writer's must not change what the hashes cover.
-    const env = { DATABASE_URL: url, TZ: "America/Los_Angeles" };
+    const env = { DATABASE_URL: fixture.url, TZ: "America/Los_Angeles" };
 
     const ok = await runCli(["audit", "verify"], env);
     expect(ok.stderr).toBe("");
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toBe("audit chain OK: 4 event(s) verified\n");
+    const head = await fixture.db.auditHead.findUniqueOrThrow({ where: { id: 1 } });
+    expect(ok.stdout).toBe(
+      [
+        "audit chain OK: 4 event(s) verified",
+        "events 1-4: sha256 (unkeyed)",
+        `head: 4:${head.hash} (keep a copy outside the database; pass it later as --checkpoint)`,
+        "highest checkpoint known: none - pass --checkpoint <seq>:<hash> from a copy held outside the database (removal of the newest events is caught only that way)",
+        "",
+      ].join("\n"),
+    );
 
-    await db.$executeRawUnsafe(`UPDATE "AuditEvent" SET "at" = now() - interval '2 days' WHERE seq = 1`);
+    await fixture.db.$executeRawUnsafe(
+      `UPDATE "AuditEvent" SET "at" = now() - interval '2 days' WHERE seq = 1`,
+    );
     const [csv, json, broken] = await Promise.all([
       runCli(["audit", "export", "--since", "24h", "--format", "csv"], env),
       runCli(["audit", "export", "--since", "7d"], env),
@@ -433,14 +409,14 @@ describe("jit audit (CLI)", () => {
     ).toEqual(["1", "2", "3", "4"]);
 
     expect(broken.code).toBe(1);
-    expect(broken.stdout).toBe("");
+    expect(broken.stdout).toBe(""); // no event verified, so no stretch to describe
     expect(broken.stderr).toBe(
       "jit: audit chain BROKEN at event 1: its contents do not match its hash (0 event(s) before it verified)\n",
     );
   }, 120_000);
 
   it("rejects a bad --since", async () => {
-    const result = await runCli(["audit", "export", "--since", "yesterday"], { DATABASE_URL: url });
+    const result = await runCli(["audit", "export", "--since", "yesterday"], { DATABASE_URL: fixture.url });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain("--since");
   }, 60_000);
