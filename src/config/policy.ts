@@ -83,6 +83,8 @@ export const PolicySchema = z
     minDuration: Duration.default(60),
     requestTimeout: Duration.default(3600),
     admins: z.array(SlackUserId).default([]),
+    /** Pending requests one person may have at once: each one DMs every approver. */
+    maxPendingPerUser: z.number().int().min(1).default(5),
     approvalsChannel: SlackChannelId.optional(),
     audit: z
       .object({

@@ -117,7 +117,15 @@ export function requestLine(card: CardState): string {
   );
 }
 
-export function statusText(card: CardState): string {
+/** A refused action on a request and how many times it was tried (src/app/refusals.ts). */
+export interface RefusalLine {
+  actor: string;
+  action: string;
+  reason: string;
+  count: number;
+}
+
+export function statusText(card: CardState, refusals: RefusalLine[] = []): string {
   return [
     `*Request \`${card.id}\`*`,
     `Requester: ${mention(card.requesterId)}`,
@@ -125,5 +133,11 @@ export function statusText(card: CardState): string {
     `Duration: ${formatDuration(card.durationSec)}`,
     `Reason: ${escapeMrkdwn(card.reason)}`,
     `Status: ${outcomeLine(card)}`,
+    ...(refusals.length ? ["Refused attempts:"] : []),
+    ...refusals.map(
+      (r) =>
+        `• ${mention(r.actor)}: ${escapeMrkdwn(r.action.split(".")[0] ?? r.action)} refused ` +
+        `${r.count === 1 ? "once" : `${r.count} times`} (${escapeMrkdwn(r.reason)})`,
+    ),
   ].join("\n");
 }
