@@ -215,3 +215,25 @@ describe("repeated refused actions", () => {
     expect(counter).toMatchObject({ subject: "restricted", count: 2 });
   });
 });
+
+describe("user text in cards", () => {
+  it("is posted verbatim, without bidi controls", async () => {
+    const id = await fileRequest(
+      h,
+      "U0TEXT",
+      "deploy-hook 10m see https://evil.example \u202Eevil\u202C @here",
+    );
+    await waitFor(() => cardsOf(h.standin, id).length === 3);
+    const [card] = cardsOf(h.standin, id);
+    const reason = ((card?.blocks ?? []) as { text?: { text: string; verbatim?: boolean } }[]).find((b) =>
+      b.text?.text.startsWith("*Reason:*"),
+    );
+    expect(reason?.text).toEqual({
+      type: "mrkdwn",
+      text: "*Reason:* see https://evil.example evil @here",
+      verbatim: true,
+    });
+    // Stored as typed: the audit keeps what the person wrote.
+    expect((await h.db.accessRequest.findUniqueOrThrow({ where: { id } })).reason).toContain("\u202E");
+  });
+});
