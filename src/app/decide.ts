@@ -3,6 +3,7 @@ import { tally } from "../domain/lifecycle.js";
 import { enqueueCardSync, enqueueGrant, enqueueNotify } from "../jobs/schedule.js";
 import { appendAudit } from "../store/audit.js";
 import type { Deps } from "./deps.js";
+import { recordRefusal } from "./refusals.js";
 import { type Outcome, ok, refuse } from "./result.js";
 import { transition } from "./transition.js";
 
@@ -15,7 +16,7 @@ export interface DecisionInput {
 /**
  * An approver's click. The request row is locked for the decision, so concurrent clicks are applied
  * one after another; a repeated click by the same person is absorbed by the unique vote key; and a
- * click after the outcome is known changes nothing. Refused clicks are audited.
+ * click after the outcome is known changes nothing. Refused clicks are audited (repeats counted).
  */
 export async function decide(deps: Deps, input: DecisionInput): Promise<Outcome> {
   const request = await deps.db.accessRequest.findUnique({ where: { id: input.requestId } });
@@ -25,15 +26,14 @@ export async function decide(deps: Deps, input: DecisionInput): Promise<Outcome>
     ? await deps.access.refusalToDecide(resource, input.approverId, request.requesterId)
     : `${request.resourceId} is no longer in the policy file`;
   if (refusal) {
-    await deps.db.$transaction((tx) =>
-      appendAudit(tx, {
-        actor: input.approverId,
-        action: "decision.rejected",
-        requestId: request.id,
-        resourceId: request.resourceId,
-        details: { outcome: input.outcome, reason: refusal },
-      }),
-    );
+    await recordRefusal(deps.db, {
+      actor: input.approverId,
+      action: "decision.rejected",
+      requestId: request.id,
+      resourceId: request.resourceId,
+      reason: refusal,
+      details: { outcome: input.outcome },
+    });
     return refuse(
       `Your ${input.outcome === "APPROVE" ? "approval" : "denial"} of ${request.id} was refused: ${refusal}.`,
     );

@@ -3,6 +3,7 @@ import { escapeMrkdwn } from "../domain/mrkdwn.js";
 import { requestLine, statusText } from "../slack/views.js";
 import { requestInclude, toCardState } from "./cards.js";
 import type { Deps } from "./deps.js";
+import { refusalsOf } from "./refusals.js";
 import { type Outcome, ok, refuse } from "./result.js";
 
 /**
@@ -65,5 +66,5 @@ export async function showStatus(deps: Deps, userId: string, requestId: string):
       deps.access.isAdmin(userId) ||
       (resource && (await deps.access.approvers(resource)).has(userId)));
   if (!request || !visible) return refuse(`There is no request ${requestId} that you can see.`);
-  return ok(statusText(toCardState(request, resource)), request.id);
+  return ok(statusText(toCardState(request, resource), await refusalsOf(deps.db, request.id)), request.id);
 }

@@ -2,13 +2,25 @@ import { GRANTED_STATES } from "../domain/lifecycle.js";
 import { enqueueCardSync, scheduleRevoke } from "../jobs/schedule.js";
 import { appendAudit } from "../store/audit.js";
 import type { Deps } from "./deps.js";
+import { recordRefusal } from "./refusals.js";
 import { type Outcome, ok, refuse } from "./result.js";
 import { transition } from "./transition.js";
 
-/** `/jit cancel`: the requester withdraws a pending request. */
+/** `/jit cancel`: the requester withdraws a pending request. Anyone else is refused and audited. */
 export async function cancelRequest(deps: Deps, userId: string, requestId: string): Promise<Outcome> {
   const request = await deps.db.accessRequest.findUnique({ where: { id: requestId } });
-  if (!request || request.requesterId !== userId) return refuse(`You have no request ${requestId}.`);
+  if (!request) return refuse(`You have no request ${requestId}.`);
+  if (request.requesterId !== userId) {
+    await recordRefusal(deps.db, {
+      actor: userId,
+      action: "cancel.rejected",
+      requestId,
+      resourceId: request.resourceId,
+      reason: "only the requester may cancel a request",
+    });
+    // The same answer as for an unknown id: a stranger learns nothing about someone else's request.
+    return refuse(`You have no request ${requestId}.`);
+  }
   const moved = await deps.db.$transaction((tx) => transition(tx, request, "cancel", userId));
   if (!moved)
     return refuse(
@@ -19,7 +31,7 @@ export async function cancelRequest(deps: Deps, userId: string, requestId: strin
   return ok(`Cancelled ${requestId}.`, requestId);
 }
 
-/** `/jit revoke`: the grantee or an admin ends a grant now. */
+/** `/jit revoke`: the grantee or an admin ends a grant now. Anyone else is refused and audited. */
 export async function revokeEarly(
   deps: Deps,
   userId: string,
@@ -30,8 +42,18 @@ export async function revokeEarly(
     where: { id: requestId },
     include: { grant: true },
   });
-  const allowed = request && (request.requesterId === userId || deps.access.isAdmin(userId));
-  if (!request || !allowed) return refuse(`You have no grant ${requestId} (admins may revoke anyone's).`);
+  const refusal = `You have no grant ${requestId} (admins may revoke anyone's).`;
+  if (!request) return refuse(refusal);
+  if (request.requesterId !== userId && !deps.access.isAdmin(userId)) {
+    await recordRefusal(deps.db, {
+      actor: userId,
+      action: "revoke.rejected",
+      requestId,
+      resourceId: request.resourceId,
+      reason: "only the grantee or an admin may revoke a grant",
+    });
+    return refuse(refusal);
+  }
   const grant = request.grant;
   if (!grant || grant.endedAt || !GRANTED_STATES.includes(request.status)) {
     return refuse(

@@ -77,6 +77,7 @@ describe("parsePolicy: valid files", () => {
       requestTimeout: 3600,
       grantTimeout: 600,
       admins: ["U0ADMIN"],
+      maxPendingPerUser: 5,
       approvalsChannel: "C0APPROVALS",
       audit: { channel: "C0AUDIT", schedule: "0 9 * * 1-5", timezone: "UTC" },
       resources: [
@@ -112,6 +113,7 @@ describe("parsePolicy: valid files", () => {
     expect(parsed.minDuration).toBe(60);
     expect(parsed.requestTimeout).toBe(3600);
     expect(parsed.admins).toEqual([]);
+    expect(parsed.maxPendingPerUser).toBe(5);
     expect(parsed.approvalsChannel).toBeUndefined();
     expect(parsed.audit).toEqual({ timezone: "UTC" });
     const [only] = parsed.resources;
@@ -240,7 +242,52 @@ describe("parsePolicy: problems, each with its path", () => {
       problemsOf(
         policy(resource("a", ["requiredApprovals: 3"], { approvers: "{ users: [U0LEAD1, U0LEAD2] }" })),
       ),
-    ).toEqual(["resources[0].requiredApprovals: is 3 but only 2 approver(s) are listed"]);
+    ).toEqual(["resources[0].requiredApprovals: is 3 but only 2 distinct approver(s) are listed"]);
+  });
+
+  it("counts an approver listed twice once", () => {
+    expect(
+      problemsOf(
+        policy(resource("a", ["requiredApprovals: 2"], { approvers: "{ users: [U0LEAD1, U0LEAD1] }" })),
+      ),
+    ).toEqual(["resources[0].requiredApprovals: is 2 but only 1 distinct approver(s) are listed"]);
+  });
+
+  it("rejects requiredApprovals that a listed requester who is also an approver can never reach", () => {
+    const twoKeys = (extra: string[] = []) =>
+      policy(
+        resource("a", ["requiredApprovals: 2", "requesters: { users: [U0DEV, U0LEAD1] }", ...extra], {
+          approvers: "{ users: [U0LEAD1, U0LEAD2] }",
+        }),
+      );
+    expect(problemsOf(twoKeys())).toEqual([
+      "resources[0].requiredApprovals: is 2 but a request by U0LEAD1 (a requester who is also an approver, " +
+        "and cannot approve their own request unless selfApproval is true) can get at most 1",
+    ]);
+    // With selfApproval the requester's own vote counts, so two approvals are reachable.
+    expect(parsePolicy(twoKeys(["selfApproval: true"]), {}).resources[0]?.requiredApprovals).toBe(2);
+  });
+
+  it("does not guess when groups are involved or anyone may request", () => {
+    const accepted = [
+      // Approvers from a group: only Slack knows how many people that is.
+      resource("a", ["requiredApprovals: 3", "requesters: { users: [U0LEAD1] }"], {
+        approvers: "{ users: [U0LEAD1], groups: [S0SRE] }",
+      }),
+      // Requesters from a group: whether an approver is among them is only known to Slack.
+      resource("b", ["requiredApprovals: 2", "requesters: { users: [U0LEAD1], groups: [S0DEVS] }"], {
+        approvers: "{ users: [U0LEAD1, U0LEAD2] }",
+      }),
+      // Anyone may request: most requesters are not approvers, so two approvals are reachable.
+      resource("c", ["requiredApprovals: 2"], { approvers: "{ users: [U0LEAD1, U0LEAD2] }" }),
+    ];
+    expect(parsePolicy(policy(...accepted), {}).resources.map((r) => r.requiredApprovals)).toEqual([3, 2, 2]);
+  });
+
+  it("rejects a maxPendingPerUser below 1", () => {
+    expect(problemsOf(`maxPendingPerUser: 0\n${policy(resource("a"))}`)).toEqual([
+      "maxPendingPerUser: Too small: expected number to be >=1",
+    ]);
   });
 
   it("rejects a resource without approvers, once", () => {

@@ -65,18 +65,39 @@ const Resource = z
     if (resource.approvers.users.length + resource.approvers.groups.length === 0) {
       ctx.addIssue({ code: "custom", path: ["approvers"], message: "needs at least one user or group" });
     }
-    if (
-      resource.approvers.users.length > 0 &&
-      resource.approvers.groups.length === 0 &&
-      resource.requiredApprovals > resource.approvers.users.length
-    ) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["requiredApprovals"],
-        message: `is ${resource.requiredApprovals} but only ${resource.approvers.users.length} approver(s) are listed`,
-      });
-    }
+    const unreachable = unreachableApprovals(resource);
+    if (unreachable) ctx.addIssue({ code: "custom", path: ["requiredApprovals"], message: unreachable });
   });
+
+/**
+ * Why `requiredApprovals` can never be reached, or null. Only decidable offline when the approvers
+ * are users alone (group members are known only to Slack). A requester never counts towards their
+ * own request unless selfApproval, so a listed requester who is also an approver leaves one fewer;
+ * with requesters open to anyone (or to groups) nobody in particular can be named, so that case
+ * is not flagged here.
+ */
+export function unreachableApprovals(resource: {
+  approvers: { users: string[]; groups: string[] };
+  requesters?: { users: string[]; groups: string[] } | undefined;
+  requiredApprovals: number;
+  selfApproval: boolean;
+}): string | null {
+  const { approvers, requesters, requiredApprovals: needed } = resource;
+  if (approvers.groups.length > 0 || approvers.users.length === 0) return null;
+  const distinct = new Set(approvers.users);
+  if (needed > distinct.size) {
+    return `is ${needed} but only ${distinct.size} distinct approver(s) are listed`;
+  }
+  const namedRequesters = requesters && requesters.groups.length === 0 ? requesters.users : [];
+  const stuck = resource.selfApproval ? [] : [...new Set(namedRequesters)].filter((u) => distinct.has(u));
+  if (stuck.length > 0 && needed > distinct.size - 1) {
+    return (
+      `is ${needed} but a request by ${stuck.join(", ")} (a requester who is also an approver, ` +
+      `and cannot approve their own request unless selfApproval is true) can get at most ${distinct.size - 1}`
+    );
+  }
+  return null;
+}
 
 export const PolicySchema = z
   .object({
@@ -85,6 +106,8 @@ export const PolicySchema = z
     /** An approved request not granted within this ends FAILED; access never starts late. */
     grantTimeout: Duration.default(600),
     admins: z.array(SlackUserId).default([]),
+    /** Pending requests one person may have at once: each one DMs every approver. */
+    maxPendingPerUser: z.number().int().min(1).default(5),
     approvalsChannel: SlackChannelId.optional(),
     audit: z
       .object({

@@ -12,9 +12,24 @@
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;" };
 const UNESCAPES: Record<string, string> = { "&amp;": "&", "&lt;": "<", "&gt;": ">" };
 
-/** Escapes `&`, `<` and `>` the way Slack asks, making the text inert inside mrkdwn. */
+/**
+ * Bidirectional-text controls: embeddings and overrides (U+202A–U+202E), isolates (U+2066–U+2069)
+ * and marks (U+200E, U+200F, U+061C). Inside a message they can make text read differently from
+ * what it is ("approve" shown, "evorppa" stored; a reason that seems to end before it does).
+ */
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
+
+/** Removes bidirectional-text controls, so text reads in Slack the way it is stored. */
+export function stripBidi(text: string): string {
+  return text.replace(BIDI_CONTROLS, "");
+}
+
+/**
+ * Escapes `&`, `<` and `>` the way Slack asks and drops bidi controls (see stripBidi), making the
+ * text inert inside mrkdwn.
+ */
 export function escapeMrkdwn(text: string): string {
-  return text.replace(/[&<>]/g, (c) => ESCAPES[c] ?? c);
+  return stripBidi(text).replace(/[&<>]/g, (c) => ESCAPES[c] ?? c);
 }
 
 /**
@@ -39,4 +54,21 @@ export function quote(text: string, max = 40): string {
     count++;
   }
   return `"${text}"`;
+}
+
+/**
+ * `escapeMrkdwn`, cut so the escaped result is at most `max` characters (an ellipsis marks the
+ * cut). Escaping can make text five times longer (`&` is `&amp;`), and Slack refuses a card whose
+ * section text exceeds 3,000 characters: a 1,000-character reason of `&`s must still post.
+ */
+export function escapeMrkdwnWithin(text: string, max: number): string {
+  const escaped = escapeMrkdwn(text);
+  if (escaped.length <= max) return escaped;
+  let kept = "";
+  for (const char of stripBidi(text)) {
+    const next = ESCAPES[char] ?? char;
+    if (kept.length + next.length > max - 1) break;
+    kept += next;
+  }
+  return `${kept}…`;
 }

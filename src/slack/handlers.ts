@@ -2,7 +2,7 @@ import type { App, RespondFn } from "@slack/bolt";
 import { decide } from "../app/decide.js";
 import type { Deps } from "../app/deps.js";
 import { listMine, listResources, showStatus } from "../app/queries.js";
-import { checkRequest, requestAccess } from "../app/request-access.js";
+import { checkRequest, refuseRequest, requestAccess } from "../app/request-access.js";
 import type { Outcome } from "../app/result.js";
 import { cancelRequest, revokeEarly } from "../app/withdraw.js";
 import { checkReason, type ParsedCommand, parseCommand, USAGE } from "../domain/command.js";
@@ -152,7 +152,10 @@ export function registerSlackHandlers(app: App, deps: Deps): Inflight {
     };
     if (Object.keys(errors).length === 0) {
       const refusal = await checkRequest(deps, input);
-      if (refusal) errors[refusal.field === "resource" ? BLOCK_RESOURCE : BLOCK_DURATION] = refusal.message;
+      if (refusal) {
+        errors[refusal.field === "resource" ? BLOCK_RESOURCE : BLOCK_DURATION] = refusal.message;
+        await refuseRequest(deps, input, refusal); // audits a forbidden one, like the command does
+      }
     }
     if (Object.keys(errors).length > 0) return ack({ response_action: "errors", errors });
     await ack();

@@ -1,12 +1,14 @@
-import type { KnownBlock } from "@slack/types";
+import type { KnownBlock, MrkdwnElement } from "@slack/types";
 import { formatDuration } from "../domain/duration.js";
 import type { RequestStatus } from "../domain/lifecycle.js";
-import { escapeMrkdwn } from "../domain/mrkdwn.js";
+import { escapeMrkdwn, escapeMrkdwnWithin } from "../domain/mrkdwn.js";
 import { ACTION_APPROVE, ACTION_DENY } from "./wire.js";
 
 /**
  * Block Kit views: pure functions from state to blocks. User-typed text is escaped here, once;
- * the only markup we emit ourselves is user mentions of Slack ids that Slack gave us.
+ * the only markup we emit ourselves is user mentions of Slack ids that Slack gave us, and date
+ * tokens. Every mrkdwn text object is `verbatim`, so Slack does not turn what a user typed into
+ * links or mentions on its own (a bare URL, `#channel` or `@name`); our explicit markup still works.
  */
 export interface CardState {
   id: string;
@@ -24,6 +26,13 @@ export interface CardState {
 }
 
 const mention = (userId: string) => `<@${userId}>`;
+
+/** A mrkdwn text object that Slack renders as written (see the note above). */
+export const mrkdwn = (text: string): MrkdwnElement => ({ type: "mrkdwn", text, verbatim: true });
+
+/** Slack's limit for a section's text. */
+const SECTION_MAX = 3000;
+const REASON_LABEL = "*Reason:* ";
 
 /** A Slack date token: every reader sees the time in their own time zone. */
 export function slackDate(date: Date): string {
@@ -55,7 +64,7 @@ function outcomeLine(card: CardState): string {
     case "TIMED_OUT":
       return ":alarm_clock: Expired: no decision in time";
     case "FAILED":
-      return `:warning: ${approvedBy}; the grant failed${card.lastError ? `: ${escapeMrkdwn(card.lastError)}` : ""}`;
+      return `:warning: ${approvedBy}; the grant failed${card.lastError ? `: ${escapeMrkdwnWithin(card.lastError, 500)}` : ""}`;
   }
 }
 
@@ -67,21 +76,20 @@ export function approvalCard(card: CardState): KnownBlock[] {
   const blocks: KnownBlock[] = [
     {
       type: "section",
-      text: {
-        type: "mrkdwn",
-        text:
-          `${mention(card.requesterId)} requests *${escapeMrkdwn(card.resourceName)}* ` +
+      text: mrkdwn(
+        `${mention(card.requesterId)} requests *${escapeMrkdwn(card.resourceName)}* ` +
           `(\`${escapeMrkdwn(card.resourceId)}\`) for *${formatDuration(card.durationSec)}*`,
-      },
+      ),
     },
-    { type: "section", text: { type: "mrkdwn", text: `*Reason:* ${escapeMrkdwn(card.reason)}` } },
+    {
+      type: "section",
+      text: mrkdwn(`${REASON_LABEL}${escapeMrkdwnWithin(card.reason, SECTION_MAX - REASON_LABEL.length)}`),
+    },
     {
       type: "context",
-      elements: [
-        { type: "mrkdwn", text: `Request \`${card.id}\` · needs ${card.requiredApprovals} approval(s)` },
-      ],
+      elements: [mrkdwn(`Request \`${card.id}\` · needs ${card.requiredApprovals} approval(s)`)],
     },
-    { type: "section", text: { type: "mrkdwn", text: outcomeLine(card) } },
+    { type: "section", text: mrkdwn(outcomeLine(card)) },
   ];
   if (card.status === "PENDING") {
     blocks.push({
@@ -117,7 +125,15 @@ export function requestLine(card: CardState): string {
   );
 }
 
-export function statusText(card: CardState): string {
+/** A refused action on a request and how many times it was tried (src/app/refusals.ts). */
+export interface RefusalLine {
+  actor: string;
+  action: string;
+  reason: string;
+  count: number;
+}
+
+export function statusText(card: CardState, refusals: RefusalLine[] = []): string {
   return [
     `*Request \`${card.id}\`*`,
     `Requester: ${mention(card.requesterId)}`,
@@ -125,5 +141,11 @@ export function statusText(card: CardState): string {
     `Duration: ${formatDuration(card.durationSec)}`,
     `Reason: ${escapeMrkdwn(card.reason)}`,
     `Status: ${outcomeLine(card)}`,
+    ...(refusals.length ? ["Refused attempts:"] : []),
+    ...refusals.map(
+      (r) =>
+        `• ${mention(r.actor)}: ${escapeMrkdwn(r.action.split(".")[0] ?? r.action)} refused ` +
+        `${r.count === 1 ? "once" : `${r.count} times`} (${escapeMrkdwn(r.reason)})`,
+    ),
   ].join("\n");
 }

@@ -32,8 +32,9 @@ describe("web and worker in separate processes", () => {
       rig.fileRequest("U0BOB", "deploy-hook 4s split roles two"),
       rig.fileRequest("U0CAROL", "deploy-hook 4s split roles three"),
     ]);
-    const early = await rig.fileRequest("U0ALICE", "deploy-hook 1h revoked early");
-    const denied = await rig.fileRequest("U0BOB", "deploy-hook 1h denied");
+    // Other people than above: a second pending request for deploy-hook would get the first one's id.
+    const early = await rig.fileRequest("U0DAVE", "deploy-hook 1h revoked early");
+    const denied = await rig.fileRequest("U0ERIN", "deploy-hook 1h denied");
     const all = [...expiring, early, denied];
 
     // Cards are posted by the worker (4 copies: 3 approver DMs and the channel).
@@ -49,7 +50,7 @@ describe("web and worker in separate processes", () => {
     expect(await rig.click("U0SRE1", "jit_deny", denied)).toContain(`You denied ${denied}`);
     await Promise.all([...expiring, early].map((id) => rig.waitForStatus(id, "ACTIVE")));
 
-    const revoke = await rig.command("U0ALICE", `revoke ${early} done already`);
+    const revoke = await rig.command("U0DAVE", `revoke ${early} done already`);
     expect(await rig.reply(revoke.responseUrl)).toContain(`Revoking ${early}`);
 
     await rig.assertInvariants(

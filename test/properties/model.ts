@@ -164,7 +164,12 @@ const command: fc.Arbitrary<Command> = fc.oneof(
 );
 
 export const scenario = fc.record({
-  filings: fc.array(filing, { minLength: 1, maxLength: 3 }),
+  // One pending request per person and resource: a second one would be answered with the first's id.
+  filings: fc.uniqueArray(filing, {
+    minLength: 1,
+    maxLength: 3,
+    selector: (f) => `${f.requesterId}:${f.resourceId}`,
+  }),
   commands: fc.array(command, { minLength: 4, maxLength: 30, size: "max" }),
 });
 
