@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from "commander";
-import { ConfigError, loadEnv, loadEnvFor } from "./config/env.js";
+import { describeStrandedGrants, strandedGrantsIn } from "./app/stranded-grants.js";
+import { ConfigError, explicitDatabaseUrl, loadEnv, loadEnvFor } from "./config/env.js";
 import { loadPolicy } from "./config/load-policy.js";
 import { parseDuration } from "./domain/duration.js";
 import { createLogger } from "./log.js";
@@ -107,14 +108,20 @@ program
 const config = program.command("config").description("work with the policy file");
 config
   .command("check")
-  .description("validate a policy file and print every problem with its path")
+  .description(
+    "validate a policy file and print every problem with its path; with DATABASE_URL set, also refuse a policy that would strand active grants",
+  )
   .argument("[file]", "policy file (default: $JIT_CONFIG or ./jit.config.yaml)")
-  .action((file?: string) => {
-    const path = file ?? process.env.JIT_CONFIG ?? "./jit.config.yaml";
+  .action(async (file?: string) => {
     try {
+      const path = file ?? loadEnvFor(["JIT_CONFIG"]).JIT_CONFIG;
       const policy = loadPolicy(path);
+      const databaseUrl = explicitDatabaseUrl();
+      const stranded = databaseUrl ? await strandedGrantsIn(databaseUrl, policy) : [];
+      if (stranded.length > 0) throw new ConfigError(path, [describeStrandedGrants(stranded)]);
       process.stdout.write(
-        `${path}: OK (${policy.resources.length} resource(s): ${policy.resources.map((r) => r.id).join(", ")})\n`,
+        `${path}: OK (${policy.resources.length} resource(s): ${policy.resources.map((r) => r.id).join(", ")})` +
+          `${databaseUrl ? "; no active grant is stranded by it" : ""}\n`,
       );
     } catch (error) {
       fail(error);

@@ -1,6 +1,7 @@
+import { ConfigError } from "../config/env.js";
 import { resourceFingerprint } from "../config/fingerprint.js";
 import type { Policy } from "../config/policy.js";
-import type { Db } from "../store/db.js";
+import { createDb, type Db } from "../store/db.js";
 
 export interface StrandedGrant {
   requestId: string;
@@ -35,6 +36,22 @@ export async function findStrandedGrants(db: Db, policy: Policy): Promise<Strand
     }
     return [];
   });
+}
+
+/** findStrandedGrants for `jit config check`: a database jit never initialised has no grants. */
+export async function strandedGrantsIn(databaseUrl: string, policy: Policy): Promise<StrandedGrant[]> {
+  const db = createDb(databaseUrl, 1);
+  try {
+    return await findStrandedGrants(db, policy);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    // P1003: no such database; P2021: no Grant table (never migrated). Either way, no grants.
+    if (code === "P1003" || code === "P2021") return [];
+    const reason = (error as Error).message.trim().split("\n").at(-1);
+    throw new ConfigError("environment", [`DATABASE_URL: cannot check the active grants: ${reason}`]);
+  } finally {
+    await db.$disconnect();
+  }
 }
 
 /** One message naming every stranded grant and what to do. */

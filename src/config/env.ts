@@ -68,6 +68,14 @@ export function loadEnvFor<const Name extends EnvName>(
   return parseEnv(schema, source);
 }
 
+/**
+ * DATABASE_URL when it is set (validated), undefined when it is not: `jit config check` looks at the
+ * database only when told where it is, instead of trying the default.
+ */
+export function explicitDatabaseUrl(source: NodeJS.ProcessEnv = process.env): string | undefined {
+  return source.DATABASE_URL ? loadEnvFor(["DATABASE_URL"], source).DATABASE_URL : undefined;
+}
+
 function parseEnv<T>(schema: z.ZodType<T>, source: NodeJS.ProcessEnv): T {
   const blanksRemoved = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));
   const result = schema.safeParse(blanksRemoved);

@@ -4,6 +4,9 @@
  * a failing revocation keeps its backoff, and a policy change cannot strand a live grant.
  * Real PostgreSQL, Redis, Bolt over signed HTTP, the Slack stand-in and a webhook receiver.
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { runRevoke } from "../../src/app/revoke.js";
@@ -12,6 +15,7 @@ import { parsePolicy } from "../../src/config/load-policy.js";
 import { createLogger } from "../../src/log.js";
 import { startJit } from "../../src/main.js";
 import { directDeps } from "../properties/deps.js";
+import { runCli } from "../support/cli.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import { dmsTo, fileRequest, waitForStatus } from "../support/lifecycle.js";
 import { policyWith } from "../support/policies.js";
@@ -160,7 +164,7 @@ describe("a failing revocation keeps its backoff", () => {
 });
 
 describe("a policy change cannot strand a live grant", () => {
-  it("refuses to start with a removed resource or changed settings, naming the grant", async () => {
+  it("refuses to start or check a policy that removes a resource or changes its settings, naming the grant", async () => {
     const id = await fileRequest(h, "U0ALICE", "deploy-hook 1h policy change");
     await h.click("U0LEAD1", "jit_approve", id);
     await waitForStatus(h, id, "ACTIVE");
@@ -183,6 +187,17 @@ describe("a policy change cannot strand a live grant", () => {
     const rotated = await start(policy(receiver.url).replaceAll(SECRET, "another-secret-0123456789"));
     await rotated.stop();
 
+    // `jit config check` says the same when it is told where the database is.
+    const file = join(mkdtempSync(join(tmpdir(), "jit-strand-")), "policy.yaml");
+    writeFileSync(file, policy(other.url));
+    const checked = await runCli(["config", "check", file], { DATABASE_URL: h.databaseUrl });
+    expect(checked.code).toBe(1);
+    expect(checked.stderr).toContain(`${id} (deploy-hook): the resource's settings changed`);
+    writeFileSync(file, policy(receiver.url));
+    const unchanged = await runCli(["config", "check", file], { DATABASE_URL: h.databaseUrl });
+    expect(unchanged.stdout).toContain("no active grant is stranded by it");
+    expect(unchanged.code).toBe(0);
+
     // A process that runs the changed policy anyway never revokes through the new target.
     const changed = directDeps(h, policy(other.url));
     try {
@@ -194,5 +209,5 @@ describe("a policy change cannot strand a live grant", () => {
     } finally {
       await changed.close();
     }
-  }, 40_000);
+  }, 60_000);
 });
