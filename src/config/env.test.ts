@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadEnv, loadEnvFor } from "./env.js";
+import { ConfigError, ENV_NAMES, loadEnv, loadEnvFor } from "./env.js";
 
 const minimal = { SLACK_BOT_TOKEN: "xoxb-1-abc", SLACK_SIGNING_SECRET: "shh" };
 
@@ -177,5 +178,16 @@ describe("loadEnvFor", () => {
       new ConfigError("environment", ["DATABASE_URL: must be a postgresql:// URL"]),
     );
     expect(() => loadEnvFor(["JIT_AUDIT_KEY"], { JIT_AUDIT_KEY: "short" })).toThrow(ConfigError);
+  });
+});
+
+describe("documentation", () => {
+  it("names every variable in the README's table and in .env.example", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const example = readFileSync(new URL("../../.env.example", import.meta.url), "utf8");
+    for (const name of ENV_NAMES) {
+      expect(readme, `README lacks ${name}`).toMatch(new RegExp(`^\\| \`${name}\``, "m"));
+      expect(example, `.env.example lacks ${name}`).toMatch(new RegExp(`^#? ?${name}=`, "m"));
+    }
   });
 });

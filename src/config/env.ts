@@ -54,6 +54,9 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
 
 type EnvName = keyof typeof EnvFields.shape;
 
+/** Every variable jit reads (the README and .env.example document each one). */
+export const ENV_NAMES = Object.keys(EnvFields.shape) as EnvName[];
+
 /**
  * Parses only the variables a command uses (the CLI's `audit verify` needs no Slack token), so an
  * unrelated bad variable cannot stop it; the same messages as loadEnv.
