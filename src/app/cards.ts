@@ -65,7 +65,13 @@ async function syncCardsNow(deps: Deps, requestId: string): Promise<void> {
       const message = await deps.messenger.post(await target.channel(), text, blocks);
       try {
         await deps.db.cardMessage.create({
-          data: { requestId, channel: message.channel, ts: message.ts, recipientId: target.recipient },
+          data: {
+            requestId,
+            channel: message.channel,
+            ts: message.ts,
+            recipientId: target.recipient,
+            renderedStatus: card.status,
+          },
         });
       } catch (error) {
         // An unrecorded copy could never be updated and would keep live buttons forever; take it
@@ -75,7 +81,42 @@ async function syncCardsNow(deps: Deps, requestId: string): Promise<void> {
       }
     }
   }
-  for (const copy of request.cards) {
-    await deps.messenger.update(copy.channel, copy.ts, text, blocks);
+  await updateCopies(deps, request.cards, card.status, text, blocks);
+}
+
+/**
+ * Slack errors that mean a copy can never be updated again (deleted, or its channel archived or
+ * gone): retrying would fail forever, so such a copy counts as done.
+ */
+const GONE = new Set(["message_not_found", "channel_not_found", "is_archived", "cant_update_message"]);
+
+/**
+ * Updates every copy, even when one fails (a failing copy must not hold the others back), and
+ * records on each copy the status it now shows; throws the first failure so the job retries.
+ */
+async function updateCopies(
+  deps: Deps,
+  copies: { id: number; channel: string; ts: string }[],
+  status: CardState["status"],
+  text: string,
+  blocks: ReturnType<typeof approvalCard>,
+): Promise<void> {
+  let failure: unknown;
+  for (const copy of copies) {
+    try {
+      await deps.messenger.update(copy.channel, copy.ts, text, blocks);
+    } catch (error) {
+      const code = (error as { data?: { error?: string } }).data?.error;
+      if (!code || !GONE.has(code)) {
+        failure ??= error;
+        continue;
+      }
+      deps.logger.warn({ channel: copy.channel, err: code }, "approval card copy is gone; not updating it");
+    }
+    // The status this render showed, even if the request has moved on since: the copy then lags,
+    // and the job already queued for the newer status (or the reconciler) updates it again.
+    await deps.db.$executeRaw`
+      UPDATE "CardMessage" SET "renderedStatus" = ${status}::"RequestStatus" WHERE id = ${copy.id}`;
   }
+  if (failure) throw failure;
 }

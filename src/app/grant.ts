@@ -7,6 +7,7 @@ import { type GrantResult, ProviderError } from "../providers/types.js";
 import { slackDate } from "../slack/views.js";
 import type { Prisma } from "../store/db.js";
 import type { Deps } from "./deps.js";
+import { recordNotified } from "./notify.js";
 import { providerContext, safeErrorMessage } from "./provider-context.js";
 import { transition } from "./transition.js";
 
@@ -48,6 +49,7 @@ export async function runGrant(deps: Deps, grantId: string, attempt: { isLast: b
   await enqueueCardSync(deps.queue, request.id);
   try {
     await deps.messenger.dm(request.requesterId, grantedMessage(request, outcome.expiresAt, outcome.result));
+    await recordNotified(deps, request.id, "ACTIVE"); // told; the reconciler's repair needs no notice
   } catch (error) {
     // The credentials exist only in this process; retrying the job cannot resend them. Say so
     // through a notification that carries no secret, so the requester can revoke and ask again.

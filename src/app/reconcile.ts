@@ -1,6 +1,7 @@
 import { enqueueCardSync, ensureGrantJob, scheduleRevoke } from "../jobs/schedule.js";
 import type { Deps } from "./deps.js";
 import { failLateGrant, grantDeadline } from "./grant.js";
+import { repairFollowUps } from "./repair-follow-ups.js";
 import { runTimeout } from "./timeout.js";
 
 const STALE_MS = 30_000;
@@ -62,5 +63,6 @@ export async function reconcile(
     select: { id: true },
   });
   for (const request of unposted) await enqueueCardSync(deps.queue, request.id);
+  await repairFollowUps(deps);
   return { revoking, active: open.length - revoking, regranting };
 }

@@ -18,6 +18,8 @@ export const jobId = {
   revoke: (grantId: string) => `revoke-${grantId}`,
   timeout: (requestId: string) => `timeout-${requestId}`,
   notify: (requestId: string, event: string) => `notify-${requestId}-${event}`,
+  /** The reconciler's card repair: one per request at a time, however long Slack stays down. */
+  cardsRepair: (requestId: string) => `cards-repair-${requestId}`,
 };
 
 /** Retried "forever" with a capped backoff: a revocation must never give up. */
@@ -140,4 +142,29 @@ export function enqueueCardSync(queue: Queue, requestId: string) {
 export function enqueueNotify(queue: Queue, requestId: string, event: string) {
   const job = notifyJob(requestId, event);
   return queue.add(job.name, job.data, job.opts);
+}
+
+/**
+ * Makes sure a job with the given (deterministic) id will run, for the reconciler's repairs: a job
+ * that failed for good is retried with its attempts reset, a finished one is replaced, and one
+ * still waiting, delayed or running is left alone.
+ */
+export async function requeue(
+  queue: Queue,
+  job: { name: string; data: JobData; opts: JobsOptions & { jobId: string } },
+): Promise<void> {
+  const existing = await queue.getJob(job.opts.jobId);
+  const state = existing ? await existing.getState() : "missing";
+  if (existing && state === "failed") {
+    return existing.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true });
+  }
+  // Completed jobs keep their id for a while; a finished job must not swallow the repair.
+  if (existing && state === "completed") await existing.remove().catch(() => undefined);
+  await queue.add(job.name, job.data, job.opts);
+}
+
+/** The reconciler's card repair for one request (see `requeue`). */
+export function cardRepairJob(requestId: string) {
+  const job = cardSyncJob(requestId);
+  return { ...job, opts: { ...job.opts, jobId: jobId.cardsRepair(requestId) } };
 }
