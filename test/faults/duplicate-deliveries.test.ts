@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SIGNING_SECRET } from "../support/harness.js";
-import { blockActionBody, sendSigned, slashCommandBody, triggerId } from "../support/slack-requests.js";
+import { blockActionBody, signedDelivery, slashCommandBody, triggerId } from "../support/slack-requests.js";
 import { waitFor } from "../support/wait.js";
 import { auditActions, type Rig, startRig } from "./rig.js";
 
@@ -19,11 +19,14 @@ afterAll(async () => {
   await rig?.stop();
 });
 
-/** Sends `body` once, then again as Slack's retry; `overlap` sends both at once. */
+/**
+ * Sends `body` once, then again as Slack's retry: the very same bytes (body, timestamp and
+ * signature), marked `X-Slack-Retry-Num: 1`; `overlap` sends both at once.
+ */
 async function deliverTwice(body: string, overlap: boolean) {
-  const first = () => sendSigned(rig.webUrl(), body, { secret: SIGNING_SECRET });
-  const retry = () =>
-    sendSigned(rig.webUrl(), body, { secret: SIGNING_SECRET, retryNum: 1, retryReason: "http_timeout" });
+  const delivery = signedDelivery(body, SIGNING_SECRET);
+  const first = () => delivery.send(rig.webUrl());
+  const retry = () => delivery.send(rig.webUrl(), { num: 1, reason: "http_timeout" });
   if (overlap) return Promise.all([first(), retry()]);
   const a = await first();
   return [a, await retry()];
