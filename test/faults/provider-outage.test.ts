@@ -51,6 +51,7 @@ describe("a provider that fails for a while and then recovers", () => {
       await sleep(Math.max(0, OUTAGE_MS - (Date.now() - downAt)));
       expect((await rig.db.accessRequest.findUniqueOrThrow({ where: { id } })).status).toBe("ACTIVE");
       rig.receiver.setMode("ok");
+      rig.faultCleared();
       const upAt = Date.now();
 
       // Backoff (≤ 60 s) or the reconciler (≤ 15 s) tries again soon after it recovers.

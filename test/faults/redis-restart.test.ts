@@ -47,6 +47,7 @@ describe("Redis restarted and flushed", () => {
       timeout: 15_000,
       interval: 200,
     });
+    rig.faultCleared();
 
     expect(await rig.click("U0LEAD2", "jit_approve", toApprove)).toContain(`You approved ${toApprove}`);
 

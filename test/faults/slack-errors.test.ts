@@ -24,6 +24,27 @@ beforeEach(() => {
 const EXPECTED_CHANNELS = ["C0APPROVALS", "D0LEAD1", "D0LEAD2", "D0SRE1"];
 const dms = (user: string) => rig.standin.messagesTo(rig.standin.dmChannelFor(user));
 
+/**
+ * Where the injected failures landed: they are only a test of the DM or the card updates if they
+ * hit them (another post, e.g. to the audit channel, could have taken them all).
+ */
+function injected(method: "chat.postMessage" | "chat.update", from = 0) {
+  const calls = rig.standin
+    .callsTo(method)
+    .slice(from)
+    .filter((c) => c.injected);
+  return {
+    total: calls.length,
+    toDmOf: (user: string) => calls.filter((c) => c.args.channel === rig.standin.dmChannelFor(user)).length,
+    onCardsOf: (requestId: string) => {
+      const cards = new Set(rig.cardsOf(requestId).map((c) => `${c.channel} ${c.ts}`));
+      return calls.filter((c) => cards.has(`${c.args.channel} ${c.args.ts}`)).length;
+    },
+    onCardPostsOf: (requestId: string) =>
+      calls.filter((c) => JSON.stringify(c.args.blocks ?? []).includes(`Request \`${requestId}\``)).length,
+  };
+}
+
 describe("Slack answering 429 and 5xx", () => {
   it("card posts and updates are neither lost nor duplicated", async () => {
     const { standin } = rig;
@@ -37,6 +58,8 @@ describe("Slack answering 429 and 5xx", () => {
     await waitFor(() => rig.cardsOf(id).length >= 4, { timeout: 30_000, interval: 100 });
     const failedPosts = standin.callsTo("chat.postMessage").filter((c) => !c.ok);
     expect(failedPosts.length).toBe(5);
+    // All five hit this request's card posts.
+    expect(injected("chat.postMessage").onCardPostsOf(id)).toBe(5);
     // A little longer, in case a retry would post a copy twice.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     expect(
@@ -74,6 +97,8 @@ describe("Slack answering 429 and 5xx", () => {
         .sort(),
     ).toEqual(EXPECTED_CHANNELS);
     expect(standin.callsTo("chat.update").filter((c) => !c.ok).length).toBe(6);
+    // All six hit updates of this request's cards.
+    expect(injected("chat.update").onCardsOf(id)).toBe(6);
     await waitFor(
       () => dms("U0ALICE").some((m) => m.text.includes(`${id}`) && m.text.includes("has expired")),
       {
@@ -116,6 +141,7 @@ describe("Slack answering 429 and 5xx", () => {
     const id = await rig.fileRequest("U0DAVE", "deploy-hook 1h granted dm refused");
     await waitFor(() => rig.cardsOf(id).length === 4, { timeout: 15_000 });
     // More failures than the Web API client's own retries (4): the DM itself is given up.
+    const before = rig.standin.callsTo("chat.postMessage").length;
     rig.standin.failNext("chat.postMessage", { status: 500 }, 5);
     await rig.click("U0LEAD1", "jit_approve", id);
     await rig.waitForStatus(id, "ACTIVE");
@@ -126,6 +152,8 @@ describe("Slack answering 429 and 5xx", () => {
         ),
       { timeout: 20_000, interval: 200, message: "the requester was never told" },
     );
+    // The failures hit the granted DM: all five attempts of it.
+    expect(injected("chat.postMessage", before).toDmOf("U0DAVE")).toBe(5);
     const revoke = await rig.command("U0DAVE", `revoke ${id} never got the details`);
     expect(await rig.reply(revoke.responseUrl)).toContain(`Revoking ${id}`);
     await rig.assertInvariants({ [id]: ["REVOKED"] });
@@ -137,6 +165,8 @@ describe("Slack answering 429 and 5xx", () => {
     await rig.click("U0SRE1", "jit_approve", id);
     await rig.waitForStatus(id, "ACTIVE");
     await waitFor(() => dms("U0CAROL").some((m) => m.text.includes(`(${id})`)), { timeout: 10_000 });
+    const posts = rig.standin.callsTo("chat.postMessage").length;
+    const updates = rig.standin.callsTo("chat.update").length;
     rig.standin.failNext("chat.postMessage", { status: 429, retryAfter: 1 });
     rig.standin.failNext("chat.postMessage", { status: 500 });
     rig.standin.failNext("chat.postMessage", { status: 500 });
@@ -160,5 +190,12 @@ describe("Slack answering 429 and 5xx", () => {
       { timeout: 20_000, interval: 200, message: "a card update was lost" },
     );
     expect(rig.cardsOf(id)).toHaveLength(4);
+    // The failures hit what this test is about: the revoked DM and the card updates.
+    const hits = {
+      dm: injected("chat.postMessage", posts).toDmOf("U0CAROL"),
+      cards: injected("chat.update", updates).onCardsOf(id),
+    };
+    expect(hits.dm, "injected failures on the revoked DM").toBeGreaterThan(0);
+    expect(hits.cards, "injected failures on card updates").toBeGreaterThan(0);
   }, 60_000);
 });

@@ -1,8 +1,8 @@
 /**
  * Fault test 2: the worker process is killed (SIGKILL) while a revocation is in flight: the
  * webhook receiver holds the revoke request open, the worker dies holding the grant's lock and its
- * BullMQ job. A new worker process takes over (BullMQ finds the stalled job once its 30 s lock
- * lapses): access is revoked, and exactly one revocation is recorded.
+ * BullMQ job. A new worker process takes over (BullMQ finds the stalled job once its 15 s lock
+ * lapses, at its next 5 s stalled check): access is revoked, and exactly one revocation is recorded.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { policyWith } from "../support/policies.js";
@@ -43,6 +43,7 @@ describe("worker killed in the middle of a revocation", () => {
     expect((await rig.db.accessRequest.findUniqueOrThrow({ where: { id } })).status).toBe("ACTIVE");
 
     await rig.spawn("worker", { label: "worker-2" });
+    rig.faultCleared();
     await rig.assertInvariants({ [id]: ["EXPIRED"] }, 75_000);
     expect(rig.receiver.active.has(grantId)).toBe(false);
     expect(rig.eventsFor(id, "revoke")).toHaveLength(1);

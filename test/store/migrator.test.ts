@@ -6,7 +6,9 @@ import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { migrationsDir } from "../../src/paths.js";
 import { ensureDatabase, MigrationError, migrate, readMigrations } from "../../src/store/migrator.js";
+import { runCli } from "../support/cli.js";
 import { dropDatabase, PG_ROOT, testDatabaseUrl } from "../support/harness.js";
+import { waitFor } from "../support/wait.js";
 
 const created: string[] = [];
 const tempDirs: string[] = [];
@@ -198,6 +200,58 @@ describe("migrate", () => {
     expect(after.filter((r) => r.migration_name === "20260201000000_broken")).toHaveLength(2);
     expect(after.filter((r) => r.finished_at !== null)).toHaveLength(3);
   });
+});
+
+describe("jit migrate in separate processes at once", () => {
+  /** The migrator's advisory lock key (src/store/migrator.ts); if it changes, the gate below times out. */
+  const LOCK_KEY = 72_617_001;
+  const names = () => readMigrations().map((m) => m.name);
+
+  /** Every migration applied exactly once, across the processes' own reports and the bookkeeping. */
+  async function expectAppliedOnce(url: string, runs: Awaited<ReturnType<typeof runCli>>[]) {
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    const reported = runs.flatMap((run) => [...run.stdout.matchAll(/^applied (\S+)$/gm)].map((m) => m[1]));
+    expect(reported.sort()).toEqual(names().sort());
+    const rows = await bookkeeping(url);
+    expect(rows.map((r) => r.migration_name)).toEqual(names());
+    expect(rows.every((r) => r.finished_at !== null)).toBe(true);
+  }
+
+  it("three processes started while the lock is held all wait, then the migrations run once", async () => {
+    const url = newDatabaseUrl("migrator-gate");
+    await ensureDatabase(url);
+    const gate = new pg.Client({ connectionString: url });
+    await gate.connect();
+    try {
+      await gate.query("SELECT pg_advisory_lock($1)", [LOCK_KEY]);
+      const runs = Promise.all([1, 2, 3].map(() => runCli(["migrate"], { DATABASE_URL: url })));
+      // All three are at the gate at the same time: three waiting requests for the migrator's lock.
+      await waitFor(
+        async () => {
+          const [row] = await query<{ waiting: number }>(
+            url,
+            `SELECT count(*)::int AS waiting FROM pg_locks
+             WHERE locktype = 'advisory' AND objid = $1 AND NOT granted AND database =
+               (SELECT oid FROM pg_database WHERE datname = current_database())`,
+            [LOCK_KEY],
+          );
+          return row?.waiting === 3;
+        },
+        { timeout: 60_000, interval: 100, message: "three jit migrate processes never waited together" },
+      );
+      await gate.query("SELECT pg_advisory_unlock($1)", [LOCK_KEY]);
+      await expectAppliedOnce(url, await runs);
+    } finally {
+      await gate.end();
+    }
+  }, 90_000);
+
+  it("three processes started at once on a database that does not exist yet all succeed and apply each migration once", async () => {
+    const url = newDatabaseUrl("migrator-processes");
+    expect(await databaseExists(url)).toBe(false);
+    const runs = await Promise.all([1, 2, 3].map(() => runCli(["migrate"], { DATABASE_URL: url })));
+    await expectAppliedOnce(url, runs);
+  }, 90_000);
 });
 
 describe("ensureDatabase", () => {

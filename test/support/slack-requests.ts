@@ -479,22 +479,52 @@ export function clickButton(
   return sendSigned(appUrl, blockActionBody(fields), { ...opts, secret });
 }
 
-/** Clicks Approve or Deny on a request's approval card, as Slack sends it; throws unless answered 200. */
-export async function clickDecision(
-  appUrl: string,
-  secret: string,
-  f: { userId: string; action: "jit_approve" | "jit_deny"; requestId: string; responseUrl: string },
-  opts: ExtraSendOptions = {},
-): Promise<void> {
-  const fields = {
+export interface DecisionClick {
+  userId: string;
+  action: "jit_approve" | "jit_deny";
+  requestId: string;
+  responseUrl: string;
+}
+
+/** The body Slack posts when someone clicks Approve or Deny on a request's approval card. */
+export function decisionClickBody(f: DecisionClick): string {
+  return blockActionBody({
     userId: f.userId,
     actionId: f.action,
     value: f.requestId,
     blockId: `decide:${f.requestId}`,
     responseUrl: f.responseUrl,
-  };
-  const result = await clickButton(appUrl, secret, fields, opts);
+  });
+}
+
+/** Clicks Approve or Deny on a request's approval card, as Slack sends it; throws unless answered 200. */
+export async function clickDecision(
+  appUrl: string,
+  secret: string,
+  f: DecisionClick,
+  opts: ExtraSendOptions = {},
+): Promise<void> {
+  const result = await sendSigned(appUrl, decisionClickBody(f), { ...opts, secret });
   if (result.status !== 200) throw new Error(`click answered ${result.status}`);
+}
+
+/**
+ * One delivery, signed once, as Slack makes it. `send()` posts it; `send(appUrl, retry)` posts the
+ * very same bytes again (same body, timestamp and signature) with `X-Slack-Retry-Num` and
+ * `X-Slack-Retry-Reason`: what Slack does when it thinks the first delivery was not answered in time.
+ */
+export function signedDelivery(body: string, secret: string, timestamp: number = nowSeconds()) {
+  return {
+    body,
+    headers: sign(body, secret, timestamp),
+    send(appUrl: string, retry?: { num: number; reason: "http_timeout" | "http_error" }) {
+      return sendSigned(appUrl, body, {
+        secret,
+        timestamp,
+        ...(retry ? { retryNum: retry.num, retryReason: retry.reason } : {}),
+      });
+    },
+  };
 }
 
 export function submitView(

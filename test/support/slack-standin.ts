@@ -30,6 +30,8 @@ export interface RecordedCall {
   ok: boolean;
   /** The JSON answer (or the plain text for HTTP 500). */
   response: unknown;
+  /** Set when the answer was a failure queued with `failNext`: tests can see where it hit. */
+  injected?: true;
 }
 
 export interface RecordedResponse {
@@ -741,6 +743,7 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
       call.token = headerToken ?? bodyToken;
       await delayFor(method);
       const failure = takeFailure(method);
+      if (failure) call.injected = true;
       if (failure && "status" in failure) {
         status = failure.status;
         if (status === 429) {
