@@ -109,7 +109,7 @@ describe("Slack request verification", () => {
 });
 
 describe("migrations", () => {
-  it("migrates exactly once when two processes start against the same empty database", async () => {
+  it("migrates exactly once when three migrators in one process start against the same empty database (separate processes: test/store/migrator.test.ts)", async () => {
     const url = testDatabaseUrl("migrate-race");
     try {
       const results = await Promise.all([migrate(url), migrate(url), migrate(url)]);
