@@ -1,10 +1,15 @@
-import { pino } from "pino";
+import { type DestinationStream, pino } from "pino";
 
 /**
  * Structured JSON logs. Redaction is a safety net, not the plan: secrets are never passed to the
  * logger in the first place; these paths catch the fields where a library might put one.
  */
-export function createLogger(level = "info") {
+export function createLogger(
+  level = "info",
+  // Asynchronous writes: a log line must not block the event loop on the path of a Slack ack.
+  // Tests pass their own stream to read what would have been logged.
+  destination: DestinationStream = pino.destination({ sync: false }),
+) {
   return pino(
     {
       level,
@@ -27,8 +32,7 @@ export function createLogger(level = "info") {
         censor: "[redacted]",
       },
     },
-    // Asynchronous writes: a log line must not block the event loop on the path of a Slack ack.
-    pino.destination({ sync: false }),
+    destination,
   );
 }
 

@@ -44,7 +44,7 @@ export async function startJit(options: {
   tuning?: Partial<Tuning>;
 }): Promise<RunningJit> {
   const { env, policy, role, logger } = options;
-  const identity = await identifyBot(env);
+  const identity = await identifyBot(env, logger);
   const migrated = await migrate(env.DATABASE_URL).catch((error: Error) => {
     throw new StartupError(`DATABASE_URL: cannot prepare the database: ${error.message}`);
   });
