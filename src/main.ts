@@ -1,4 +1,3 @@
-import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createDeps, DEFAULT_TUNING, type Tuning } from "./app/deps.js";
 import type { Env } from "./config/env.js";
@@ -27,8 +26,8 @@ function throttledLog(logger: Logger, message: string): (error: Error) => void {
 }
 
 export interface RunningJit {
-  /** The HTTP port actually bound (useful with PORT=0), when the web role runs. */
-  port?: number;
+  /** The HTTP port actually bound (useful with PORT=0); every role serves health and metrics. */
+  port: number;
   stop(): Promise<void>;
 }
 
@@ -69,45 +68,44 @@ export async function startJit(options: {
     options.tuning,
   );
 
-  let server: Server | undefined;
   let workers: Workers | undefined;
-  let port: number | undefined;
   let inflight: Inflight | undefined;
+  if (role !== "worker") inflight = registerSlackHandlers(slack.app, deps);
+  // Every role serves health, readiness and metrics, so each process can be probed and scraped;
+  // only the web role answers Slack.
+  const server = createHttpServer({
+    metrics,
+    checks: {
+      postgres: () => db.$queryRaw`SELECT 1`,
+      redis: () => producerRedis.ping(),
+    },
+    slack: role === "worker" ? undefined : slack.receiver?.requestListener,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(env.PORT, resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
   if (role !== "worker") {
-    inflight = registerSlackHandlers(slack.app, deps);
-    server = createHttpServer({
-      metrics,
-      checks: {
-        postgres: () => db.$queryRaw`SELECT 1`,
-        redis: () => producerRedis.ping(),
-      },
-      slack: slack.receiver?.requestListener,
-    });
-    await new Promise<void>((resolve, reject) => {
-      server?.once("error", reject);
-      server?.listen(env.PORT, resolve);
-    });
-    port = (server.address() as AddressInfo).port;
     if (!slack.receiver) await slack.app.start();
     logger.info({ port, mode: slack.receiver ? "http" : "socket" }, "web role listening");
   }
   if (role !== "web") {
     workers = await startWorkers(deps, createRedis(env.REDIS_URL, "worker", redisError));
-    logger.info("worker role running");
+    // A worker-only process reports its health port here (the web role already did above).
+    logger.info(role === "worker" ? { port } : {}, "worker role running");
   }
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       logger.info("shutting down: no new work; finishing what is in flight");
-      if (server) {
-        const closed = new Promise<void>((resolve) => server?.close(() => resolve()));
-        server.closeIdleConnections();
-        await inflight?.drain();
-        server.closeAllConnections();
-        await closed;
-      }
-      if (!slack.receiver) await slack.app.stop();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await inflight?.drain();
+      server.closeAllConnections();
+      await closed;
+      if (role !== "worker" && !slack.receiver) await slack.app.stop();
       await workers?.close();
       await queue.close();
       producerRedis.disconnect();
