@@ -7,23 +7,13 @@ import { createHttpServer } from "./http/server.js";
 import { createQueue } from "./jobs/queue.js";
 import { createRedis, evictionWarning } from "./jobs/redis.js";
 import { startWorkers, type Workers } from "./jobs/workers.js";
-import type { Logger } from "./log.js";
+import { type Logger, scrubSecrets, throttledWarn } from "./log.js";
 import { createSlackApp, identifyBot, StartupError } from "./slack/app.js";
 import { type Inflight, registerSlackHandlers } from "./slack/handlers.js";
 import { createDb } from "./store/db.js";
 import { migrate } from "./store/migrator.js";
 
 export type Role = "web" | "worker" | "all";
-
-/** Logs a repeating error at most every 10 s (a down Redis fails every reconnect attempt). */
-function throttledLog(logger: Logger, message: string): (error: Error) => void {
-  let last = 0;
-  return (error) => {
-    if (Date.now() - last < 10_000) return;
-    last = Date.now();
-    logger.warn({ err: error.message }, message);
-  };
-}
 
 export interface RunningJit {
   /** The HTTP port actually bound (useful with PORT=0); every role serves health and metrics. */
@@ -55,7 +45,11 @@ export async function startJit(options: {
     env.DATABASE_URL,
     (options.tuning?.workerConcurrency ?? DEFAULT_TUNING.workerConcurrency) + 10,
   );
-  const redisError = throttledLog(logger, "redis connection error");
+  // The client's first query pays its start-up cost (seconds on a busy machine): pay it now, so the
+  // first /readyz answers within its budget. A failure here is /readyz's to report.
+  await db.$queryRaw`SELECT 1`.catch(() => undefined);
+  const redisWarn = throttledWarn(logger, "redis connection error");
+  const redisError = (error: Error) => redisWarn({ err: scrubSecrets(error.message) });
   const producerRedis = createRedis(env.REDIS_URL, "producer", redisError);
   const queue = createQueue(producerRedis, env.JIT_QUEUE_PREFIX);
   queue.on("error", redisError);
@@ -75,6 +69,7 @@ export async function startJit(options: {
   // only the web role answers Slack.
   const server = createHttpServer({
     metrics,
+    logger,
     checks: {
       postgres: () => db.$queryRaw`SELECT 1`,
       redis: () => producerRedis.ping(),

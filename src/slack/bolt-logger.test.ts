@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../log.js";
-import { boltLogger, scrubLibraryLine } from "./bolt-logger.js";
+import { createLogger, scrubSecrets } from "../log.js";
+import { boltLogger } from "./bolt-logger.js";
 
 function captured() {
   const lines: string[] = [];
@@ -36,6 +36,6 @@ describe("the Bolt / Web API logger", () => {
     ["a JSON text field", '{"channel":"D0A","text":"password: x"}', '{"channel":"D0A","text":[redacted]}'],
     ["a password field", "password=hunter2 retry", "password=[redacted] retry"],
   ])("scrubs %s", (_name, input, expected) => {
-    expect(scrubLibraryLine(input)).toBe(expected);
+    expect(scrubSecrets(input)).toBe(expected);
   });
 });

@@ -1,25 +1,7 @@
 import { type Logger as BoltLogger, LogLevel } from "@slack/bolt";
-import type { Logger } from "../log.js";
+import { type Logger, scrubSecrets } from "../log.js";
 
-/**
- * What a library line may never carry: Slack tokens, credentials inside URLs, and the values of
- * fields that hold message text or secrets (in JSON, `key=value` or `key: value` form).
- */
-const SCRUBS: [RegExp, string][] = [
-  [/\bx(?:ox[a-z]|app)-[A-Za-z0-9-]+/g, "[redacted token]"],
-  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, "$1[redacted]@"],
-  [
-    /(["']?\b(?:text|password|passwd|secret|token|authorization|url)\b["']?\s*[:=]\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,}]+)/gi,
-    "$1[redacted]",
-  ],
-];
-
-/** Removes anything that could be a secret or user content from a library's log line. */
-export function scrubLibraryLine(line: string): string {
-  return SCRUBS.reduce((text, [pattern, replacement]) => text.replace(pattern, replacement), line);
-}
-
-const line = (msg: unknown[]) => scrubLibraryLine(msg.map(String).join(" "));
+const line = (msg: unknown[]) => scrubSecrets(msg.map(String).join(" "));
 
 /**
  * Routes Bolt's and the Web API client's own logging into our structured log. Their debug output

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, SIGNING_SECRET, startHarness } from "../support/harness.js";
 import { dmsTo, fileRequest, waitForStatus } from "../support/lifecycle.js";
+import { captureLog } from "../support/log-capture.js";
 import { type PrivatePostgres, startPrivatePostgres } from "../support/private-postgres.js";
 import { waitFor } from "../support/wait.js";
 
@@ -31,12 +32,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await target?.stop();
 });
-
-/** A pino destination that keeps every line in memory. */
-function captureLog() {
-  const lines: string[] = [];
-  return { lines, stream: { write: (line: string) => void lines.push(line) } };
-}
 
 describe.each(["debug", "trace"])("at LOG_LEVEL=%s", (level) => {
   let h: Harness;
