@@ -10,6 +10,7 @@ import { startWorkers, type Workers } from "./jobs/workers.js";
 import { type Logger, scrubSecrets, throttledWarn } from "./log.js";
 import { createSlackApp, identifyBot, StartupError } from "./slack/app.js";
 import { type Inflight, registerSlackHandlers } from "./slack/handlers.js";
+import { joinChannels } from "./slack/join-channels.js";
 import { createDb } from "./store/db.js";
 import { migrate } from "./store/migrator.js";
 
@@ -84,6 +85,7 @@ export async function startJit(options: {
   if (role !== "worker") {
     if (!slack.receiver) await slack.app.start();
     logger.info({ port, mode: slack.receiver ? "http" : "socket" }, "web role listening");
+    await joinChannels(slack.app.client, policy, logger);
   }
   if (role !== "web") {
     workers = await startWorkers(deps, createRedis(env.REDIS_URL, "worker", redisError));
