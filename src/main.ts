@@ -68,9 +68,11 @@ export async function startJit(options: {
   if (role !== "worker") inflight = registerSlackHandlers(slack.app, deps);
   // Every role serves health, readiness and metrics, so each process can be probed and scraped;
   // only the web role answers Slack.
+  let started = false;
   const server = createHttpServer({
     metrics,
     logger,
+    started: () => started,
     checks: {
       postgres: () => db.$queryRaw`SELECT 1`,
       redis: () => producerRedis.ping(),
@@ -111,5 +113,6 @@ export async function startJit(options: {
     })();
     return stopping;
   };
+  started = true;
   return { port, stop };
 }

@@ -10,6 +10,11 @@ export interface HttpServerOptions {
   /** Where a failing check's detail goes (the /readyz body only names the dependency). */
   logger: Logger;
   checks: Record<string, ReadinessCheck>;
+  /**
+   * False until the process has finished starting: it is not ready before then (and a SIGTERM
+   * that a rollout sends the moment it looks ready would find no shutdown handler yet).
+   */
+  started: () => boolean;
   /** Bolt's request listener for POST /slack/events (HTTP mode only). */
   slack?: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -64,6 +69,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     const path = new URL(req.url ?? "/", "http://localhost").pathname;
     if (req.method === "GET" && path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (req.method === "GET" && path === "/readyz") {
+      if (!options.started()) return sendJson(res, 503, { status: "starting" });
       const result = await readiness(options.checks);
       return sendJson(res, result.ready ? 200 : 503, {
         status: result.ready ? "ready" : `unavailable: ${result.down.join(", ")} down`,

@@ -13,6 +13,7 @@ import {
   startHarness,
   testDatabaseUrl,
 } from "../support/harness.js";
+import { startProcessBeside } from "../support/harness-process.js";
 import { captureLog } from "../support/log-capture.js";
 import { policyWith } from "../support/policies.js";
 import { startPrivatePostgres } from "../support/private-postgres.js";
@@ -224,6 +225,24 @@ describe("a real process", () => {
     expect(logs).not.toContain(SIGNING_SECRET);
     expect(logs).not.toContain("xoxb-test-token");
   });
+});
+
+describe("readiness while starting", () => {
+  it("answers 503 'starting' until start-up is complete, then 200; a SIGTERM after that exits 0", async () => {
+    // Slow channel joins hold the process between "HTTP is listening" and "started".
+    h.standin.setLatency("conversations.join", 2_000);
+    const { proc, url } = await startProcessBeside(h, "all", policyWith({ url: "http://127.0.0.1:9/hook" }));
+    try {
+      const first = await waitFor(() => fetch(`${url}/readyz`).catch(() => undefined), { timeout: 30_000 });
+      expect(first.status).toBe(503);
+      expect(await first.json()).toEqual({ status: "starting" });
+      await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, { timeout: 30_000 });
+      expect(proc.logs().filter((l) => l.msg === "joined channel")).toHaveLength(2);
+    } finally {
+      h.standin.setLatency("conversations.join", 0);
+      expect(await proc.terminate()).toBe(0);
+    }
+  }, 60_000);
 });
 
 describe("start-up configuration errors", () => {

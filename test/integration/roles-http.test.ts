@@ -2,15 +2,11 @@
  * Every role serves /healthz, /readyz and /metrics on PORT (contract "HTTP"), so a split deployment
  * can probe and scrape its workers too; only the web roles answer Slack.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Role } from "../../src/main.js";
 import { type Harness, SIGNING_SECRET, startHarness } from "../support/harness.js";
-import { startJitProcess } from "../support/jit-process.js";
+import { startProcessBeside } from "../support/harness-process.js";
 import { policyWith } from "../support/policies.js";
-import { freePort } from "../support/ports.js";
 import { sendSigned, slashCommandBody } from "../support/slack-requests.js";
 import { waitFor } from "../support/wait.js";
 
@@ -70,23 +66,10 @@ describe("Slack's endpoint", () => {
 
 describe("a real `jit start --role worker` process", () => {
   it("serves the three endpoints on PORT and 404 on /slack/events", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "jit-roles-"));
-    const file = join(dir, "policy.yaml");
-    writeFileSync(file, policy);
-    const port = await freePort();
-    const env = Object.fromEntries(Object.entries(h.env).filter(([, v]) => v !== undefined)) as Record<
-      string,
-      string
-    >;
-    const worker = await startJitProcess({
-      role: "worker",
-      env: { ...env, JIT_CONFIG: file, PORT: String(port), LOG_LEVEL: "info" },
-    });
+    const { proc: worker, port, url } = await startProcessBeside(h, "worker", policy);
     try {
       await worker.ready();
-      const url = `http://127.0.0.1:${port}`;
-      // A fresh process's first database round trip can outlast the probe's 2 s budget on a busy
-      // machine; like an orchestrator, wait for the first ready answer.
+      // Like an orchestrator, wait for a ready answer: each check has 2 s, tight on a busy machine.
       await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, { timeout: 20_000 });
       await expectProbesAndMetrics(url);
       const events = await fetch(`${url}/slack/events`, { method: "POST", body: "{}" });
