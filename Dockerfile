@@ -36,7 +36,7 @@ COPY --from=build /app/prisma ./prisma
 # Files stay owned by root (read-only to the app); the process runs as the unprivileged node user.
 USER node
 EXPOSE 3000
-# /healthz answers when the web role runs (start --role all|web); slim images have no curl.
+# /healthz answers in every role (start --role all|web|worker); slim images have no curl.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # The same V8 heap limits as `npm start` (package.json): they keep peak RSS near 250 MB under load.

@@ -1,4 +1,3 @@
-import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createDeps, DEFAULT_TUNING, type Tuning } from "./app/deps.js";
 import { describeStrandedGrants, findStrandedGrants } from "./app/stranded-grants.js";
@@ -9,28 +8,19 @@ import { createHttpServer } from "./http/server.js";
 import { createQueue } from "./jobs/queue.js";
 import { createRedis, evictionWarning } from "./jobs/redis.js";
 import { startWorkers, type Workers } from "./jobs/workers.js";
-import type { Logger } from "./log.js";
+import { type Logger, scrubSecrets, throttledWarn } from "./log.js";
 import { createSlackApp, identifyBot, StartupError } from "./slack/app.js";
 import { type Inflight, registerSlackHandlers } from "./slack/handlers.js";
+import { joinChannels } from "./slack/join-channels.js";
 import { prepareAuditKey } from "./store/audit.js";
 import { createDb } from "./store/db.js";
 import { migrate } from "./store/migrator.js";
 
 export type Role = "web" | "worker" | "all";
 
-/** Logs a repeating error at most every 10 s (a down Redis fails every reconnect attempt). */
-function throttledLog(logger: Logger, message: string): (error: Error) => void {
-  let last = 0;
-  return (error) => {
-    if (Date.now() - last < 10_000) return;
-    last = Date.now();
-    logger.warn({ err: error.message }, message);
-  };
-}
-
 export interface RunningJit {
-  /** The HTTP port actually bound (useful with PORT=0), when the web role runs. */
-  port?: number;
+  /** The HTTP port actually bound (useful with PORT=0); every role serves health and metrics. */
+  port: number;
   stop(): Promise<void>;
 }
 
@@ -46,7 +36,7 @@ export async function startJit(options: {
   tuning?: Partial<Tuning>;
 }): Promise<RunningJit> {
   const { env, policy, role, logger } = options;
-  const identity = await identifyBot(env);
+  const identity = await identifyBot(env, logger);
   const migrated = await migrate(env.DATABASE_URL).catch((error: Error) => {
     throw new StartupError(`DATABASE_URL: cannot prepare the database: ${error.message}`);
   });
@@ -58,6 +48,7 @@ export async function startJit(options: {
     env.DATABASE_URL,
     (options.tuning?.workerConcurrency ?? DEFAULT_TUNING.workerConcurrency) + 10,
   );
+  // These are also the client's first queries, which pay its start-up cost before the first /readyz.
   try {
     // A policy that would strand live grants must not run (see findStrandedGrants).
     const stranded = await findStrandedGrants(db, policy);
@@ -68,7 +59,8 @@ export async function startJit(options: {
     await db.$disconnect();
     throw error;
   }
-  const redisError = throttledLog(logger, "redis connection error");
+  const redisWarn = throttledWarn(logger, "redis connection error");
+  const redisError = (error: Error) => redisWarn({ err: scrubSecrets(error.message) });
   const producerRedis = createRedis(env.REDIS_URL, "producer", redisError);
   const queue = createQueue(producerRedis, env.JIT_QUEUE_PREFIX);
   queue.on("error", redisError);
@@ -81,45 +73,48 @@ export async function startJit(options: {
     options.tuning,
   );
 
-  let server: Server | undefined;
   let workers: Workers | undefined;
-  let port: number | undefined;
   let inflight: Inflight | undefined;
+  if (role !== "worker") inflight = registerSlackHandlers(slack.app, deps);
+  // Every role serves health, readiness and metrics, so each process can be probed and scraped;
+  // only the web role answers Slack.
+  let started = false;
+  const server = createHttpServer({
+    metrics,
+    logger,
+    started: () => started,
+    checks: {
+      postgres: () => db.$queryRaw`SELECT 1`,
+      redis: () => producerRedis.ping(),
+    },
+    slack: role === "worker" ? undefined : slack.receiver?.requestListener,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(env.PORT, resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
   if (role !== "worker") {
-    inflight = registerSlackHandlers(slack.app, deps);
-    server = createHttpServer({
-      metrics,
-      checks: {
-        postgres: () => db.$queryRaw`SELECT 1`,
-        redis: () => producerRedis.ping(),
-      },
-      slack: slack.receiver?.requestListener,
-    });
-    await new Promise<void>((resolve, reject) => {
-      server?.once("error", reject);
-      server?.listen(env.PORT, resolve);
-    });
-    port = (server.address() as AddressInfo).port;
     if (!slack.receiver) await slack.app.start();
     logger.info({ port, mode: slack.receiver ? "http" : "socket" }, "web role listening");
+    await joinChannels(slack.app.client, policy, logger);
   }
   if (role !== "web") {
     workers = await startWorkers(deps, createRedis(env.REDIS_URL, "worker", redisError));
-    logger.info("worker role running");
+    // A worker-only process reports its health port here (the web role already did above).
+    logger.info(role === "worker" ? { port } : {}, "worker role running");
   }
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       logger.info("shutting down: no new work; finishing what is in flight");
-      if (server) {
-        const closed = new Promise<void>((resolve) => server?.close(() => resolve()));
-        server.closeIdleConnections();
-        await inflight?.drain();
-        server.closeAllConnections();
-        await closed;
-      }
-      if (!slack.receiver) await slack.app.stop();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await inflight?.drain();
+      server.closeAllConnections();
+      await closed;
+      if (role !== "worker" && !slack.receiver) await slack.app.stop();
       await workers?.close();
       await queue.close();
       producerRedis.disconnect();
@@ -128,5 +123,6 @@ export async function startJit(options: {
     })();
     return stopping;
   };
+  started = true;
   return { port, stop };
 }

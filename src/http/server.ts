@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { type Logger, scrubSecrets, throttledWarn } from "../log.js";
 import type { Metrics } from "./metrics.js";
 
 /** A dependency /readyz probes; it rejects (or times out) when the dependency is unusable. */
@@ -6,7 +7,14 @@ export type ReadinessCheck = () => Promise<unknown>;
 
 export interface HttpServerOptions {
   metrics: Metrics;
+  /** Where a failing check's detail goes (the /readyz body only names the dependency). */
+  logger: Logger;
   checks: Record<string, ReadinessCheck>;
+  /**
+   * False until the process has finished starting: it is not ready before then (and a SIGTERM
+   * that a rollout sends the moment it looks ready would find no shutdown handler yet).
+   */
+  started: () => boolean;
   /** Bolt's request listener for POST /slack/events (HTTP mode only). */
   slack?: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -20,19 +28,33 @@ function withTimeout(check: ReadinessCheck): Promise<unknown> {
   ]);
 }
 
-async function readiness(checks: Record<string, ReadinessCheck>) {
-  const results = await Promise.all(
-    Object.entries(checks).map(async ([name, check]) => {
-      try {
-        await withTimeout(check);
-        return [name, "ok"] as const;
-      } catch (error) {
-        return [name, `down: ${(error as Error).message}`] as const;
-      }
-    }),
-  );
-  const down = results.filter(([, state]) => state !== "ok").map(([name]) => name);
-  return { ready: down.length === 0, down, checks: Object.fromEntries(results) };
+/**
+ * Runs every check. The answer says only which dependency is down: a driver's message can name
+ * hosts, ports and users, which a probe endpoint must not tell whoever can reach it. The detail
+ * is logged instead (once per 10 s per dependency, as probes repeat).
+ */
+function readinessProbe(logger: Logger) {
+  const warnings = new Map<string, ReturnType<typeof throttledWarn>>();
+  const warn = (name: string, error: unknown) => {
+    if (!warnings.has(name)) warnings.set(name, throttledWarn(logger, "readiness check failed"));
+    const detail = error instanceof Error ? error.message : String(error);
+    warnings.get(name)?.({ check: name, err: scrubSecrets(detail) });
+  };
+  return async (checks: Record<string, ReadinessCheck>) => {
+    const results = await Promise.all(
+      Object.entries(checks).map(async ([name, check]) => {
+        try {
+          await withTimeout(check);
+          return [name, "ok"] as const;
+        } catch (error) {
+          warn(name, error);
+          return [name, "down"] as const;
+        }
+      }),
+    );
+    const down = results.filter(([, state]) => state !== "ok").map(([name]) => name);
+    return { ready: down.length === 0, down, checks: Object.fromEntries(results) };
+  };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -42,10 +64,12 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 /** One HTTP server for Slack, health, readiness and metrics. */
 export function createHttpServer(options: HttpServerOptions): Server {
+  const readiness = readinessProbe(options.logger);
   const server = createServer(async (req, res) => {
     const path = new URL(req.url ?? "/", "http://localhost").pathname;
     if (req.method === "GET" && path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (req.method === "GET" && path === "/readyz") {
+      if (!options.started()) return sendJson(res, 503, { status: "starting" });
       const result = await readiness(options.checks);
       return sendJson(res, result.ready ? 200 : 503, {
         status: result.ready ? "ready" : `unavailable: ${result.down.join(", ")} down`,

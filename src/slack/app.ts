@@ -20,11 +20,12 @@ export interface BotIdentity {
  * Checks the bot token once at start (auth.test), so a wrong token or an unreachable Slack stops
  * the process with one clear message instead of failing every request later.
  */
-export async function identifyBot(env: Env): Promise<BotIdentity> {
+export async function identifyBot(env: Env, logger: Logger): Promise<BotIdentity> {
   const client = new WebClient(env.SLACK_BOT_TOKEN, {
     slackApiUrl: env.SLACK_API_URL,
     retryConfig: { retries: 2, factor: 2, minTimeout: 250, maxTimeout: 2_000 },
-    logLevel: undefined,
+    // Our logger, not the client's console one: its lines are scrubbed and its debug dropped.
+    logger: boltLogger(logger),
   });
   try {
     const answer = await client.auth.test();

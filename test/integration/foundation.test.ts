@@ -13,7 +13,10 @@ import {
   startHarness,
   testDatabaseUrl,
 } from "../support/harness.js";
+import { startProcessBeside } from "../support/harness-process.js";
+import { captureLog } from "../support/log-capture.js";
 import { policyWith } from "../support/policies.js";
+import { startPrivatePostgres } from "../support/private-postgres.js";
 import { nowSeconds, sendSigned, slashCommandBody } from "../support/slack-requests.js";
 import { waitFor } from "../support/wait.js";
 
@@ -34,25 +37,69 @@ describe("HTTP endpoints", () => {
     expect(metrics).toContain("# TYPE jit_slash_commands_total counter");
   });
 
-  it("answers 503 naming Redis when Redis is unreachable", async () => {
+  it("answers 503 naming Redis, and only naming it, when Redis is unreachable; logs the detail", async () => {
+    const log = captureLog();
     const broken = await startHarness({
       label: "noredis",
       policy: policyWith({ url: "http://127.0.0.1:9/hook" }),
-      env: { REDIS_URL: "redis://127.0.0.1:6390" },
+      env: { REDIS_URL: "redis://:redis-pw-0123456789@127.0.0.1:6390", LOG_LEVEL: "info" },
       role: "web",
       standin: h.standin,
+      logDestination: log.stream,
     });
     try {
       const ready = await fetch(`${broken.url}/readyz`);
       expect(ready.status).toBe(503);
-      const body = (await ready.json()) as { status: string; checks: Record<string, string> };
-      expect(body.status).toBe("unavailable: redis down");
-      expect(body.checks.postgres).toBe("ok");
-      expect(body.checks.redis).toMatch(/^down/);
+      expect(await ready.json()).toEqual({
+        status: "unavailable: redis down",
+        checks: { postgres: "ok", redis: "down" },
+      });
+      const warning = await waitFor(() =>
+        log.entries().find((l) => l.msg === "readiness check failed" && l.check === "redis"),
+      );
+      expect(warning.level).toBe(40);
+      expect(String(warning.err).length).toBeGreaterThan(0);
+      expect(log.lines.join("")).not.toContain("redis-pw-0123456789");
     } finally {
       await broken.stop();
     }
   });
+
+  it("answers 503 naming PostgreSQL, without its host, port or driver message, when it goes down", async () => {
+    const target = await startPrivatePostgres();
+    const log = captureLog();
+    const databaseUrl = new URL(target.adminUrl);
+    databaseUrl.pathname = "/jit_readyz";
+    const broken = await startHarness({
+      label: "nopg",
+      policy: policyWith({ url: "http://127.0.0.1:9/hook" }),
+      env: { DATABASE_URL: databaseUrl.href, LOG_LEVEL: "info" },
+      role: "web",
+      standin: h.standin,
+      logDestination: log.stream,
+    });
+    try {
+      expect((await fetch(`${broken.url}/readyz`)).status).toBe(200);
+      await target.pause();
+      const ready = await fetch(`${broken.url}/readyz`);
+      const text = await ready.text();
+      expect(ready.status).toBe(503);
+      expect(JSON.parse(text)).toEqual({
+        status: "unavailable: postgres down",
+        checks: { postgres: "down", redis: "ok" },
+      });
+      const warning = await waitFor(() =>
+        log.entries().find((l) => l.msg === "readiness check failed" && l.check === "postgres"),
+      );
+      expect(String(warning.err).length).toBeGreaterThan(0);
+      expect(log.lines.join("")).not.toContain(databaseUrl.password);
+      await target.resume();
+      await waitFor(async () => (await fetch(`${broken.url}/readyz`)).status === 200, { timeout: 15_000 });
+    } finally {
+      await broken.stop();
+      await target.stop();
+    }
+  }, 60_000);
 });
 
 describe("Slack request verification", () => {
@@ -178,6 +225,24 @@ describe("a real process", () => {
     expect(logs).not.toContain(SIGNING_SECRET);
     expect(logs).not.toContain("xoxb-test-token");
   });
+});
+
+describe("readiness while starting", () => {
+  it("answers 503 'starting' until start-up is complete, then 200; a SIGTERM after that exits 0", async () => {
+    // Slow channel joins hold the process between "HTTP is listening" and "started".
+    h.standin.setLatency("conversations.join", 2_000);
+    const { proc, url } = await startProcessBeside(h, "all", policyWith({ url: "http://127.0.0.1:9/hook" }));
+    try {
+      const first = await waitFor(() => fetch(`${url}/readyz`).catch(() => undefined), { timeout: 30_000 });
+      expect(first.status).toBe(503);
+      expect(await first.json()).toEqual({ status: "starting" });
+      await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, { timeout: 30_000 });
+      expect(proc.logs().filter((l) => l.msg === "joined channel")).toHaveLength(2);
+    } finally {
+      h.standin.setLatency("conversations.join", 0);
+      expect(await proc.terminate()).toBe(0);
+    }
+  }, 60_000);
 });
 
 describe("start-up configuration errors", () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import type { DestinationStream } from "pino";
 import type { Tuning } from "../../src/app/deps.js";
 import { loadEnv } from "../../src/config/env.js";
 import { parsePolicy } from "../../src/config/load-policy.js";
@@ -69,6 +70,8 @@ export async function startHarness(options: {
   tuning?: Partial<Tuning>;
   role?: Role;
   standin?: SlackStandin;
+  /** Where the app's log lines go (tests that read the log); stdout otherwise. */
+  logDestination?: DestinationStream;
 }): Promise<Harness> {
   const standin = options.standin ?? (await startSlackStandin());
   const databaseUrl = testDatabaseUrl(options.label);
@@ -89,7 +92,7 @@ export async function startHarness(options: {
       env: loadEnv(env),
       policy: parsePolicy(options.policy, env),
       role,
-      logger: createLogger(env.LOG_LEVEL),
+      logger: createLogger(env.LOG_LEVEL, options.logDestination),
       tuning: { ...testTuning, ...options.tuning },
     });
   const app = await start(options.role ?? "all");

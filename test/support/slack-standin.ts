@@ -633,6 +633,12 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
         : { id: channelId };
       return already ? { no_op: true, already_open: true, channel } : { channel };
     },
+    "conversations.join": (args) => {
+      const channel = required(args, "channel", "channel_not_found");
+      // Like Slack: a bot cannot join a private channel by itself (here: ids starting with G).
+      if (channel.startsWith("G")) throw new SlackError("method_not_supported_for_channel_type");
+      return { channel: { id: channel, is_channel: true, is_private: false, is_member: true } };
+    },
     "views.open": (args) => {
       required(args, "trigger_id");
       validateView(args.view, ["modal"]);
