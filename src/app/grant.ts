@@ -134,7 +134,10 @@ function grantedMessage(
   result: GrantResult,
 ): string {
   const lines = Object.entries(result.details).map(([k, v]) => `${k}: ${escapeMrkdwn(v)}`);
-  const secrets = Object.entries(result.secrets ?? {}).map(([k, v]) => `${k}: \`${escapeMrkdwn(v)}\``);
+  // A multi-line secret (a kubeconfig) reads as a code block; a one-line one inline.
+  const secrets = Object.entries(result.secrets ?? {}).map(([k, v]) =>
+    v.includes("\n") ? `${k}:\n\`\`\`${escapeMrkdwn(v)}\`\`\`` : `${k}: \`${escapeMrkdwn(v)}\``,
+  );
   return [
     `:white_check_mark: Access to ${request.resourceId} granted for ${formatDuration(request.durationSec)} ` +
       `(${request.id}), until ${slackDate(expiresAt)}.`,

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import type { Resource } from "./policy.js";
 
 /** Settings keys whose values are credentials: left out, so a fingerprint says nothing about them. */
-const SECRET_KEY = /secret|password|passphrase|token|private.?key|credential/i;
+// Not "credentials": kubernetes uses it for a flag (hand out a kubeconfig), which is a real change.
+const SECRET_KEY = /secret|password|passphrase|token|private.?key/i;
 
 /** A settings value with every credential removed (secret keys dropped, URL passwords blanked). */
 function withoutSecrets(value: unknown): unknown {
