@@ -26,12 +26,19 @@ const Principals = z
  * (github: `github`; aws-sso and kubernetes: `email` by default); `email` defaults to the Slack
  * profile's e-mail, so it is only listed to override it.
  */
+/** zod reports a bad record key as "Invalid key in record"; say what the key must be instead. */
+const keyMessage = (message: string) => ({
+  error: (issue: { code?: string }) => (issue.code === "invalid_key" ? message : undefined),
+});
+
 const Identities = z.record(
   SlackUserId,
   z.record(
-    z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "must be an identity name like github, email or aws"),
+    z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/),
     z.string().trim().min(1, "must not be empty").max(256),
+    keyMessage("must be an identity name like github, email or aws"),
   ),
+  keyMessage("must be a Slack user id like U0123ABCD"),
 );
 
 const providerNames = Object.keys(providerKinds) as [ProviderKind, ...ProviderKind[]];
