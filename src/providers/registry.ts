@@ -1,4 +1,6 @@
 import type { z } from "zod";
+import { AwsSsoProvider } from "./aws-sso/provider.js";
+import { AwsSsoSettings } from "./aws-sso/settings.js";
 import { GithubProvider } from "./github/provider.js";
 import { GithubSettings } from "./github/settings.js";
 import { PostgresProvider } from "./postgres/provider.js";
@@ -25,6 +27,11 @@ export const providerKinds = {
     settings: GithubSettings,
     create: (settings: GithubSettings, runtime: ProviderRuntime): AccessProvider =>
       new GithubProvider(settings, runtime),
+  },
+  "aws-sso": {
+    settings: AwsSsoSettings,
+    create: (settings: AwsSsoSettings, runtime: ProviderRuntime): AccessProvider =>
+      new AwsSsoProvider(settings, runtime),
   },
 } as const;
 
@@ -68,6 +75,8 @@ export function createProvider(
       return providerKinds.webhook.create(providerKinds.webhook.settings.parse(settings));
     case "github":
       return providerKinds.github.create(providerKinds.github.settings.parse(settings), runtime);
+    case "aws-sso":
+      return providerKinds["aws-sso"].create(providerKinds["aws-sso"].settings.parse(settings), runtime);
     default: {
       const unknownKind: never = kind;
       throw new Error(`unknown provider kind: ${String(unknownKind)}`);

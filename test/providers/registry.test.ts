@@ -6,7 +6,7 @@ import { WebhookProvider } from "../../src/providers/webhook/provider.js";
 
 describe("provider registry", () => {
   it("lists exactly the built-in kinds, each with a settings schema", () => {
-    expect(Object.keys(providerKinds).sort()).toEqual(["github", "postgres", "webhook"]);
+    expect(Object.keys(providerKinds).sort()).toEqual(["aws-sso", "github", "postgres", "webhook"]);
     expect(providerKinds.webhook.settings.parse({ url: "https://h/x", secret: "x".repeat(16) }).timeout).toBe(
       "10s",
     );
