@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AwsSsoProvider } from "../../src/providers/aws-sso/provider.js";
+import { AwsSsoProvider, type AwsSsoTuning } from "../../src/providers/aws-sso/provider.js";
 import { AwsSsoSettings } from "../../src/providers/aws-sso/settings.js";
 import { ProviderError } from "../../src/providers/types.js";
 import { type AwsStandin, startAwsStandin } from "../support/aws-standin.js";
@@ -7,7 +7,7 @@ import { type HoldsDb, startHoldsDb } from "../support/holds-db.js";
 import { grantContext, providerConformance } from "./conformance.js";
 
 const ACCOUNT = "123456789012";
-const FAST = { pollMs: 5, credentials: { accessKeyId: "AKIDSTANDIN", secretAccessKey: "standin-secret" } };
+const FAST: AwsSsoTuning = { pollMs: 5, credentials: { accessKeyId: "AKIDSTANDIN", secretAccessKey: "standin-secret" } };
 
 let db: HoldsDb;
 
