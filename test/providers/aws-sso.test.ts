@@ -7,7 +7,10 @@ import { type HoldsDb, startHoldsDb } from "../support/holds-db.js";
 import { grantContext, providerConformance } from "./conformance.js";
 
 const ACCOUNT = "123456789012";
-const FAST: AwsSsoTuning = { pollMs: 5, credentials: { accessKeyId: "AKIDSTANDIN", secretAccessKey: "standin-secret" } };
+const FAST: AwsSsoTuning = {
+  pollMs: 5,
+  credentials: { accessKeyId: "AKIDSTANDIN", secretAccessKey: "standin-secret" },
+};
 
 let db: HoldsDb;
 
