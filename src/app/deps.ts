@@ -78,7 +78,7 @@ export function createDeps(
   return {
     ...parts,
     directory,
-    providers: new ProviderPool(parts.policy),
+    providers: new ProviderPool(parts.policy, parts.env.DATABASE_URL),
     access: new AccessPolicy(parts.policy, directory),
     messenger: new Messenger(parts.slack),
     // One lock connection per concurrent grant or revoke job, plus room for a reconciler pass.

@@ -13,9 +13,36 @@ export async function providerContext(
     requestId: request.id,
     resource: request.resourceId,
     requester: { slackId: request.requesterId, email: profile.email, name: profile.name },
+    identities: identitiesOf(deps, request.requesterId, profile.email),
     expiresAt: grant.expiresAt ?? new Date(),
     reason: request.reason,
   };
+}
+
+/** A person's provider identities: the policy's `identities` for them, over their Slack e-mail. */
+export function identitiesOf(
+  deps: Pick<Deps, "policy">,
+  slackId: string,
+  slackEmail: string | undefined,
+): Record<string, string> {
+  const listed = Object.hasOwn(deps.policy.identities, slackId) ? deps.policy.identities[slackId] : undefined;
+  return { ...(slackEmail ? { email: slackEmail } : {}), ...listed };
+}
+
+/**
+ * The identity `resourceId`'s provider needs that the person lacks, or null. Asked when a request
+ * is filed, so a grant that could never work is refused at once rather than failing after approval.
+ */
+export async function missingIdentity(
+  deps: Pick<Deps, "policy" | "providers" | "directory">,
+  slackId: string,
+  resourceId: string,
+): Promise<string | null> {
+  const needed = deps.providers.forResource(resourceId).identityKey;
+  if (!needed) return null;
+  if (identitiesOf(deps, slackId, undefined)[needed]) return null; // no need to ask Slack
+  const profile = await deps.directory.profile(slackId);
+  return identitiesOf(deps, slackId, profile.email)[needed] ? null : needed;
 }
 
 /**

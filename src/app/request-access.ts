@@ -4,6 +4,7 @@ import { newRequestId } from "../domain/ids.js";
 import { enqueueCardSync, scheduleTimeout } from "../jobs/schedule.js";
 import { appendAudit } from "../store/audit.js";
 import type { Deps } from "./deps.js";
+import { missingIdentity } from "./provider-context.js";
 import { recordRefusal } from "./refusals.js";
 import { type Outcome, ok, refuse } from "./result.js";
 
@@ -41,7 +42,24 @@ export async function checkRequest(deps: Deps, input: AccessRequestInput): Promi
   }
   const bounds = { min: deps.policy.minDuration, max: resource.maxDuration };
   const tooLong = checkDurationBounds(input.durationSec, bounds, resource.id);
-  return tooLong ? { field: "duration", message: tooLong } : null;
+  if (tooLong) return { field: "duration", message: tooLong };
+  const missing = await missingIdentity(deps, input.requesterId, resource.id);
+  if (!missing) return null;
+  return {
+    field: "resource",
+    message:
+      `${resource.id} is granted to your ${missing} identity, and jit does not know yours. ` +
+      `Ask an admin to add \`identities: { ${input.requesterId}: { ${missing}: ${placeholder(missing)} } }\` ` +
+      "to the policy, then request again.",
+    forbidden: `no ${missing} identity`,
+  };
+}
+
+/** What to write in the policy for an identity, in the words of its provider. */
+function placeholder(identity: string): string {
+  if (identity === "github") return "<login>";
+  if (identity === "email") return "<e-mail address>";
+  return `<${identity} user name>`;
 }
 
 /** Answers a refused request; a request by someone who may not make it is audited (repeats counted). */

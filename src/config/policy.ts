@@ -20,6 +20,27 @@ const Principals = z
   .object({ users: z.array(SlackUserId).default([]), groups: z.array(SlackGroupId).default([]) })
   .strict();
 
+/**
+ * Who each person is in the providers' worlds: Slack user id → identity name → value, e.g.
+ * `U0LEAD1: { github: octocat, email: lead1@acme.test }`. A provider names the identity it needs
+ * (github: `github`; aws-sso and kubernetes: `email` by default); `email` defaults to the Slack
+ * profile's e-mail, so it is only listed to override it.
+ */
+/** zod reports a bad record key as "Invalid key in record"; say what the key must be instead. */
+const keyMessage = (message: string) => ({
+  error: (issue: { code?: string }) => (issue.code === "invalid_key" ? message : undefined),
+});
+
+const Identities = z.record(
+  SlackUserId,
+  z.record(
+    z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/),
+    z.string().trim().min(1, "must not be empty").max(256),
+    keyMessage("must be an identity name like github, email or aws"),
+  ),
+  keyMessage("must be a Slack user id like U0123ABCD"),
+);
+
 const providerNames = Object.keys(providerKinds) as [ProviderKind, ...ProviderKind[]];
 
 function hasKnownProvider(value: unknown): boolean {
@@ -118,6 +139,7 @@ export const PolicySchema = z
       .strict()
       .default({ timezone: "UTC" }),
     resources: z.array(Resource).min(1, "must list at least one resource"),
+    identities: Identities.default({}),
   })
   .strict()
   .superRefine(

@@ -1,7 +1,11 @@
 import type { z } from "zod";
+import { AwsSsoProvider } from "./aws-sso/provider.js";
+import { AwsSsoSettings } from "./aws-sso/settings.js";
+import { GithubProvider } from "./github/provider.js";
+import { GithubSettings } from "./github/settings.js";
 import { PostgresProvider } from "./postgres/provider.js";
 import { PostgresSettings } from "./postgres/settings.js";
-import type { AccessProvider } from "./types.js";
+import type { AccessProvider, ProviderRuntime } from "./types.js";
 import { WebhookProvider } from "./webhook/provider.js";
 import { WebhookSettings } from "./webhook/settings.js";
 
@@ -18,6 +22,16 @@ export const providerKinds = {
   webhook: {
     settings: WebhookSettings,
     create: (settings: WebhookSettings): AccessProvider => new WebhookProvider(settings),
+  },
+  github: {
+    settings: GithubSettings,
+    create: (settings: GithubSettings, runtime: ProviderRuntime): AccessProvider =>
+      new GithubProvider(settings, runtime),
+  },
+  "aws-sso": {
+    settings: AwsSsoSettings,
+    create: (settings: AwsSsoSettings, runtime: ProviderRuntime): AccessProvider =>
+      new AwsSsoProvider(settings, runtime),
   },
 } as const;
 
@@ -37,18 +51,32 @@ export function isProviderKind(kind: string): kind is ProviderKind {
  * Validates `settings` against the kind's schema (applying defaults; throws a `ZodError` when they
  * are wrong) and builds the provider. The caller owns it and must `close()` it. Settings may be typed
  * or come straight from a parsed config file (`unknown`): they are validated here either way.
+ * `runtime` carries what counted providers (github, aws-sso) need: the reference counts.
  */
 export function createProvider<K extends ProviderKind>(
   kind: K,
   settings: ProviderSettingsInput<K>,
+  runtime?: ProviderRuntime,
 ): AccessProvider;
-export function createProvider(kind: ProviderKind, settings: unknown): AccessProvider;
-export function createProvider(kind: ProviderKind, settings: unknown): AccessProvider {
+export function createProvider(
+  kind: ProviderKind,
+  settings: unknown,
+  runtime?: ProviderRuntime,
+): AccessProvider;
+export function createProvider(
+  kind: ProviderKind,
+  settings: unknown,
+  runtime: ProviderRuntime = {},
+): AccessProvider {
   switch (kind) {
     case "postgres":
       return providerKinds.postgres.create(providerKinds.postgres.settings.parse(settings));
     case "webhook":
       return providerKinds.webhook.create(providerKinds.webhook.settings.parse(settings));
+    case "github":
+      return providerKinds.github.create(providerKinds.github.settings.parse(settings), runtime);
+    case "aws-sso":
+      return providerKinds["aws-sso"].create(providerKinds["aws-sso"].settings.parse(settings), runtime);
     default: {
       const unknownKind: never = kind;
       throw new Error(`unknown provider kind: ${String(unknownKind)}`);

@@ -1,3 +1,5 @@
+import type { Holds } from "./holds.js";
+
 /**
  * The contract every access provider honours. A provider turns an approved request into real
  * access and takes it away again. Both operations must be idempotent: granting twice is the same
@@ -13,6 +15,11 @@ export interface GrantContext {
   requestId: string;
   resource: string;
   requester: { slackId: string; email?: string; name?: string };
+  /**
+   * The requester's identities by name (`github`, `email`, `aws`, …): the policy's `identities`
+   * for them, over `{ email }` from their Slack profile when Slack gives one.
+   */
+  identities: Record<string, string>;
   expiresAt: Date;
   reason: string;
 }
@@ -26,6 +33,11 @@ export interface GrantResult {
 }
 
 export interface AccessProvider {
+  /**
+   * The identity this provider acts on (a key of {@link GrantContext.identities}), for providers
+   * that grant to an existing account. A request by someone without it is refused when filed.
+   */
+  readonly identityKey?: string;
   grant(ctx: GrantContext): Promise<GrantResult>;
   /** Ends the access of this grant. Not-found counts as done. */
   revoke(ctx: GrantContext): Promise<void>;
@@ -50,4 +62,16 @@ export class ProviderError extends Error {
     super(message, options);
     this.name = "ProviderError";
   }
+}
+
+/** What a provider may need from the process besides its settings. */
+export interface ProviderRuntime {
+  /** Reference counts in PostgreSQL, for providers whose access is shared by overlapping grants. */
+  holds?: Holds;
+}
+
+/** The reference counts a counted provider cannot work without. */
+export function requireHolds(runtime: ProviderRuntime, kind: string): Holds {
+  if (!runtime.holds) throw new Error(`the ${kind} provider needs the database for its reference counts`);
+  return runtime.holds;
 }

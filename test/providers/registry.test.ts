@@ -6,7 +6,7 @@ import { WebhookProvider } from "../../src/providers/webhook/provider.js";
 
 describe("provider registry", () => {
   it("lists exactly the built-in kinds, each with a settings schema", () => {
-    expect(Object.keys(providerKinds).sort()).toEqual(["postgres", "webhook"]);
+    expect(Object.keys(providerKinds).sort()).toEqual(["aws-sso", "github", "postgres", "webhook"]);
     expect(providerKinds.webhook.settings.parse({ url: "https://h/x", secret: "x".repeat(16) }).timeout).toBe(
       "10s",
     );
@@ -32,10 +32,16 @@ describe("provider registry", () => {
     expect(() => createProvider("postgres", { url: "https://not-postgres", roles: ["r"] })).toThrow(ZodError);
   });
 
+  it("a reference-counted provider refuses to start without the database for its counts", () => {
+    const settings = { org: "acme", team: "platform", token: "ghp_x" };
+    expect(() => createProvider("github", settings)).toThrow(/github provider needs the database/);
+  });
+
   it("isProviderKind narrows strings and ignores prototype keys", () => {
     expect(isProviderKind("postgres")).toBe(true);
     expect(isProviderKind("webhook")).toBe(true);
-    expect(isProviderKind("github")).toBe(false);
+    expect(isProviderKind("github")).toBe(true);
+    expect(isProviderKind("gitlab")).toBe(false);
     expect(isProviderKind("toString")).toBe(false);
   });
 });

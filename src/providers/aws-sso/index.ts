@@ -1,0 +1,2 @@
+export { AwsSsoProvider } from "./provider.js";
+export { AwsSsoSettings } from "./settings.js";

@@ -1,0 +1,2 @@
+export { GithubProvider } from "./provider.js";
+export { GithubSettings } from "./settings.js";
