@@ -13,6 +13,8 @@ export async function providerContext(
     requestId: request.id,
     resource: request.resourceId,
     requester: { slackId: request.requesterId, email: profile.email, name: profile.name },
+    // Placeholder until the policy's identities land (the providers branch): the Slack e-mail only.
+    identities: profile.email ? { email: profile.email } : {},
     expiresAt: grant.expiresAt ?? new Date(),
     reason: request.reason,
   };

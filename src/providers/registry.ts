@@ -1,4 +1,6 @@
 import type { z } from "zod";
+import { KubernetesProvider } from "./kubernetes/provider.js";
+import { KubernetesSettings } from "./kubernetes/settings.js";
 import { PostgresProvider } from "./postgres/provider.js";
 import { PostgresSettings } from "./postgres/settings.js";
 import type { AccessProvider } from "./types.js";
@@ -18,6 +20,10 @@ export const providerKinds = {
   webhook: {
     settings: WebhookSettings,
     create: (settings: WebhookSettings): AccessProvider => new WebhookProvider(settings),
+  },
+  kubernetes: {
+    settings: KubernetesSettings,
+    create: (settings: KubernetesSettings): AccessProvider => new KubernetesProvider(settings),
   },
 } as const;
 
@@ -49,6 +55,8 @@ export function createProvider(kind: ProviderKind, settings: unknown): AccessPro
       return providerKinds.postgres.create(providerKinds.postgres.settings.parse(settings));
     case "webhook":
       return providerKinds.webhook.create(providerKinds.webhook.settings.parse(settings));
+    case "kubernetes":
+      return providerKinds.kubernetes.create(providerKinds.kubernetes.settings.parse(settings));
     default: {
       const unknownKind: never = kind;
       throw new Error(`unknown provider kind: ${String(unknownKind)}`);

@@ -13,6 +13,8 @@ export interface GrantContext {
   requestId: string;
   resource: string;
   requester: { slackId: string; email?: string; name?: string };
+  /** The requester's identities by name, e.g. `{ email: "alice@example.com", github: "octocat" }`. */
+  identities: Record<string, string>;
   expiresAt: Date;
   reason: string;
 }
@@ -26,6 +28,11 @@ export interface GrantResult {
 }
 
 export interface AccessProvider {
+  /**
+   * The identity (a key of `GrantContext.identities`) this provider grants to, so a request from
+   * someone without it is refused up front. Undefined: the provider needs no person identity.
+   */
+  readonly identityKey?: string;
   grant(ctx: GrantContext): Promise<GrantResult>;
   /** Ends the access of this grant. Not-found counts as done. */
   revoke(ctx: GrantContext): Promise<void>;

@@ -31,6 +31,7 @@ export function grantContext(overrides: Partial<GrantContext> = {}): GrantContex
     requestId: `r_${randomUUID()}`,
     resource: "conformance-resource",
     requester: { slackId: "U0CONFORM", email: "ada@example.com", name: "Ada Lovelace" },
+    identities: { email: "ada@example.com" },
     expiresAt: new Date(Date.now() + 60 * 60_000),
     reason: "conformance test",
     ...overrides,

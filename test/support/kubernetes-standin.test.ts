@@ -183,7 +183,7 @@ describe("Kubernetes API stand-in, driven by @kubernetes/client-node", () => {
     const issued = await core.createNamespacedServiceAccountToken({
       name: "jit-g-2",
       namespace: "staging",
-      body: { spec: { expirationSeconds: 600 } },
+      body: { spec: { audiences: [], expirationSeconds: 600 } },
     });
     const token = issued.status?.token ?? "";
     expect(standin.authenticate(token)).toBeDefined();
