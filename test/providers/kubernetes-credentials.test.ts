@@ -60,8 +60,11 @@ providerConformance("kubernetes (credentials: ServiceAccount + TokenRequest)", a
 describe("kubernetes provider: credentials for pipelines", () => {
   let standin: KubernetesStandin;
   let provider: KubernetesProvider;
-  const tokenRequests = () =>
-    standin.requests.filter((r) => r.method === "POST" && r.path.endsWith("/token"));
+  /** `expirationSeconds` of the latest TokenRequest the stand-in received. */
+  const lastTokenSeconds = () => {
+    const last = standin.requests.filter((r) => r.method === "POST" && r.path.endsWith("/token")).at(-1);
+    return (last?.body as { spec?: { expirationSeconds?: number } } | undefined)?.spec?.expirationSeconds;
+  };
 
   beforeAll(async () => {
     standin = await startKubernetesStandin({ namespaces: [NAMESPACE] });
@@ -109,8 +112,7 @@ describe("kubernetes provider: credentials for pipelines", () => {
   it("asks for a token that lives as long as the grant", async () => {
     const ctx = grantContext({ expiresAt: new Date(Date.now() + 2 * 3600_000) });
     const result = await provider.grant(ctx);
-    const seconds = (tokenRequests().at(-1)?.body as { spec: { expirationSeconds: number } }).spec
-      .expirationSeconds;
+    const seconds = lastTokenSeconds();
     expect(seconds).toBeGreaterThan(7190);
     expect(seconds).toBeLessThanOrEqual(7200);
     const expiresAt = Date.parse(result.details.tokenExpiresAt ?? "");
@@ -121,9 +123,7 @@ describe("kubernetes provider: credentials for pipelines", () => {
   it("asks for 600 s, Kubernetes' minimum, for shorter grants, and the token then dies on its own", async () => {
     const ctx = grantContext({ expiresAt: new Date(Date.now() + 5 * 60_000) });
     const result = await provider.grant(ctx);
-    expect(
-      (tokenRequests().at(-1)?.body as { spec: { expirationSeconds: number } }).spec.expirationSeconds,
-    ).toBe(600);
+    expect(lastTokenSeconds()).toBe(600);
     const token = tokenOf(result) ?? "";
     expect(standin.authenticate(token)).toBeDefined();
     standin.advanceClock(601_000);

@@ -35,7 +35,9 @@ export interface KubernetesStandin {
   /** Stores an object as if someone else had created it (kubectl, GitOps), bypassing the API. */
   seedRoleBinding(
     namespace: string,
-    binding: Omit<RoleBinding, "metadata"> & { metadata: { name: string } },
+    binding: Omit<RoleBinding, "metadata"> & {
+      metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+    },
   ): void;
   /** The user a token authenticates as right now, or undefined (unknown, expired or SA deleted). */
   authenticate(token: string): string | undefined;
