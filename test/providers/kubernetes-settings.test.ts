@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { ConfigError } from "../../src/config/env.js";
+import { parsePolicy } from "../../src/config/load-policy.js";
 import { marksFor, objectNameFor } from "../../src/providers/kubernetes/names.js";
 import { tokenSeconds } from "../../src/providers/kubernetes/provider.js";
 import { KubernetesSettings } from "../../src/providers/kubernetes/settings.js";
@@ -67,6 +69,53 @@ describe("kubernetes settings", () => {
   it("never quotes the token in its messages", () => {
     const secret = "super-secret-token-value";
     expect(problems({ ...INLINE, token: secret, server: "nope" }).join("\n")).not.toContain(secret);
+  });
+});
+
+describe("kubernetes resources in a policy file", () => {
+  const policy = (settings: string) => `
+resources:
+  - id: staging-edit
+    name: Staging edit
+    provider: kubernetes
+    settings: ${settings}
+    maxDuration: 4h
+    approvers: { users: [U0LEAD1] }
+`;
+
+  it("are accepted with their settings validated (token from the environment)", () => {
+    const parsed = parsePolicy(
+      policy(
+        `{ namespace: staging, clusterRole: edit, server: "https://k8s.example", token: "\${K8S_TOKEN}", caData: "${CA}" }`,
+      ),
+      { K8S_TOKEN: "t0k3n-from-env" },
+    );
+    expect(parsed.resources[0]?.settings).toMatchObject({
+      namespace: "staging",
+      token: "t0k3n-from-env",
+      credentials: false,
+    });
+  });
+
+  it("are refused with a message naming the key path and never the token", () => {
+    const error = (() => {
+      try {
+        parsePolicy(
+          policy(
+            `{ namespace: staging, role: a, clusterRole: b, server: "https://k8s.example", token: never-shown-token, caData: "${CA}" }`,
+          ),
+          {},
+        );
+      } catch (e) {
+        return e;
+      }
+      throw new Error("the policy was accepted");
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      "resources[0].settings.role: set exactly one of role or clusterRole",
+    ]);
+    expect((error as ConfigError).message).not.toContain("never-shown-token");
   });
 });
 
