@@ -93,7 +93,6 @@ resources:
     expect(parsed.resources[0]?.settings).toMatchObject({
       namespace: "staging",
       token: "t0k3n-from-env",
-      credentials: false,
     });
   });
 
