@@ -3,6 +3,8 @@ import { AwsSsoProvider } from "./aws-sso/provider.js";
 import { AwsSsoSettings } from "./aws-sso/settings.js";
 import { GithubProvider } from "./github/provider.js";
 import { GithubSettings } from "./github/settings.js";
+import { KubernetesProvider } from "./kubernetes/provider.js";
+import { KubernetesSettings } from "./kubernetes/settings.js";
 import { PostgresProvider } from "./postgres/provider.js";
 import { PostgresSettings } from "./postgres/settings.js";
 import type { AccessProvider, ProviderRuntime } from "./types.js";
@@ -32,6 +34,10 @@ export const providerKinds = {
     settings: AwsSsoSettings,
     create: (settings: AwsSsoSettings, runtime: ProviderRuntime): AccessProvider =>
       new AwsSsoProvider(settings, runtime),
+  },
+  kubernetes: {
+    settings: KubernetesSettings,
+    create: (settings: KubernetesSettings): AccessProvider => new KubernetesProvider(settings),
   },
 } as const;
 
@@ -77,6 +83,8 @@ export function createProvider(
       return providerKinds.github.create(providerKinds.github.settings.parse(settings), runtime);
     case "aws-sso":
       return providerKinds["aws-sso"].create(providerKinds["aws-sso"].settings.parse(settings), runtime);
+    case "kubernetes":
+      return providerKinds.kubernetes.create(providerKinds.kubernetes.settings.parse(settings));
     default: {
       const unknownKind: never = kind;
       throw new Error(`unknown provider kind: ${String(unknownKind)}`);

@@ -41,6 +41,12 @@ export interface AccessProvider {
   grant(ctx: GrantContext): Promise<GrantResult>;
   /** Ends the access of this grant. Not-found counts as done. */
   revoke(ctx: GrantContext): Promise<void>;
+  /**
+   * Removes access this provider made for grants that are no longer live (a revoke that never ran,
+   * state restored from a backup), leaving anything younger than `minAgeMs` for a later pass.
+   * Optional: providers whose objects cannot be listed by grant do without.
+   */
+  sweep?(liveGrantIds: ReadonlySet<string>, options?: { minAgeMs?: number }): Promise<unknown[]>;
   /** Cheap reachability check used by `jit config check --connect` and readiness diagnostics. */
   check(): Promise<void>;
   /** Releases pools and sockets. */

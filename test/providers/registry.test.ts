@@ -1,12 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { ZodError } from "zod";
+import { KubernetesProvider } from "../../src/providers/kubernetes/provider.js";
 import { PostgresProvider } from "../../src/providers/postgres/provider.js";
 import { createProvider, isProviderKind, providerKinds } from "../../src/providers/registry.js";
 import { WebhookProvider } from "../../src/providers/webhook/provider.js";
 
 describe("provider registry", () => {
   it("lists exactly the built-in kinds, each with a settings schema", () => {
-    expect(Object.keys(providerKinds).sort()).toEqual(["aws-sso", "github", "postgres", "webhook"]);
+    expect(Object.keys(providerKinds).sort()).toEqual([
+      "aws-sso",
+      "github",
+      "kubernetes",
+      "postgres",
+      "webhook",
+    ]);
     expect(providerKinds.webhook.settings.parse({ url: "https://h/x", secret: "x".repeat(16) }).timeout).toBe(
       "10s",
     );
@@ -24,6 +31,14 @@ describe("provider registry", () => {
     const postgres = createProvider("postgres", { url: "postgres://u:p@127.0.0.1:1/app", roles: ["r"] });
     expect(postgres).toBeInstanceOf(PostgresProvider);
     await postgres.close();
+    // Nor does a kubernetes provider read its kubeconfig before it is used.
+    const kubernetes = createProvider("kubernetes", {
+      namespace: "dev",
+      role: "r",
+      kubeconfig: "/nonexistent",
+    });
+    expect(kubernetes).toBeInstanceOf(KubernetesProvider);
+    await kubernetes.close();
   });
 
   it("validates untyped settings (e.g. straight from YAML) and rejects wrong ones", () => {
