@@ -50,6 +50,8 @@ export interface Tuning {
   /** A crashed worker's job is taken over within about lockDurationMs + stalledIntervalMs. */
   lockDurationMs: number;
   stalledIntervalMs: number;
+  /** Provider objects younger than this are left out of the reconciler's sweep (see sweepEnded). */
+  sweepMinAgeMs: number;
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -60,6 +62,7 @@ export const DEFAULT_TUNING: Tuning = {
   workerConcurrency: 20,
   lockDurationMs: 15_000,
   stalledIntervalMs: 5_000,
+  sweepMinAgeMs: 5 * 60_000,
 };
 
 export function createDeps(

@@ -51,6 +51,7 @@ export async function reconcile(
     }
   }
   deps.metrics.activeGrants.set(open.length - revoking);
+  await sweepEnded(deps, new Set(open.map((grant) => grant.id)));
 
   const overdue = await deps.db.accessRequest.findMany({
     where: { status: "PENDING", timeoutAt: { lte: now } },
@@ -65,4 +66,22 @@ export async function reconcile(
   for (const request of unposted) await enqueueCardSync(deps.queue, request.id);
   await repairFollowUps(deps);
   return { revoking, active: open.length - revoking, regranting };
+}
+
+/**
+ * Asks every provider that can list what it made (kubernetes' labelled bindings) to remove what
+ * belongs to no live grant. Objects younger than sweepMinAgeMs are left alone: one made between
+ * our read of the live grants and the provider's listing must not be taken for a leftover.
+ */
+async function sweepEnded(deps: Deps, live: ReadonlySet<string>): Promise<void> {
+  for (const resource of deps.policy.resources) {
+    const provider = deps.providers.forResource(resource.id);
+    if (!provider.sweep) continue;
+    try {
+      const swept = await provider.sweep(live, { minAgeMs: deps.tuning.sweepMinAgeMs });
+      if (swept.length > 0) deps.logger.info({ resource: resource.id, swept }, "removed access of ended grants");
+    } catch (error) {
+      deps.logger.warn({ resource: resource.id, err: (error as Error).message }, "could not sweep ended grants");
+    }
+  }
 }
