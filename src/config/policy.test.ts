@@ -188,7 +188,7 @@ describe("parsePolicy: problems, each with its path", () => {
 
   it("rejects an unknown provider, listing the known ones", () => {
     expect(problemsOf(policy(resource("a", [], { provider: "ldap" })))).toEqual([
-      "resources[0].provider: must be one of postgres, webhook, github, aws-sso",
+      "resources[0].provider: must be one of postgres, webhook, github, aws-sso, kubernetes",
     ]);
   });
 
@@ -335,7 +335,7 @@ describe("parsePolicy: problems, each with its path", () => {
       [
         "invalid policy file /etc/jit.yaml:",
         "  - minDuration: must be a duration like 30m, 2h, 1d",
-        "  - resources[0].provider: must be one of postgres, webhook, github, aws-sso",
+        "  - resources[0].provider: must be one of postgres, webhook, github, aws-sso, kubernetes",
         '  - resources[0]: unknown key(s) "foo"',
       ].join("\n"),
     );
