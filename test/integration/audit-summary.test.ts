@@ -4,6 +4,7 @@
  * external upload; its checkpoint is recorded and `jit audit verify` checks it; non-admins are
  * refused and nothing is posted.
  */
+import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../support/cli.js";
 import { type Harness, startHarness } from "../support/harness.js";
@@ -146,10 +147,14 @@ describe("/jit audit", () => {
     expect(width).toBeLessThanOrEqual(3000);
     expect(height).toBeGreaterThanOrEqual(300);
     expect(height).toBeLessThanOrEqual(1500);
+    // JIT_SAVE_CHART=<dir> keeps this run's chart and terminal summary (the README's come from here).
+    const saveTo = process.env.JIT_SAVE_CHART;
+    if (saveTo) writeFileSync(`${saveTo}/audit-summary-chart.png`, png);
 
     // The terminal shows the same numbers.
     const cli = await runCli(["audit", "summary", "--since", "24h"], { DATABASE_URL: h.databaseUrl });
     expect(cli.code).toBe(0);
+    if (saveTo) writeFileSync(`${saveTo}/audit-summary.txt`, cli.stdout);
     expect(cli.stdout).toMatch(/Requests filed +6\n/);
     expect(cli.stdout).toMatch(/Timed out +1\n/);
     expect(cli.stdout).toMatch(/Refused actions +2\n/);
