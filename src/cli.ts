@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from "commander";
+import { lastWindow, summaryTitle } from "./app/audit-summary.js";
 import { describeStrandedGrants, strandedGrantsIn } from "./app/stranded-grants.js";
+import { summaryPlainText } from "./app/summary-figures.js";
 import { ConfigError, explicitDatabaseUrl, loadEnv, loadEnvFor } from "./config/env.js";
 import { loadPolicy } from "./config/load-policy.js";
 import { parseDuration } from "./domain/duration.js";
 import { createLogger } from "./log.js";
 import { type Role, startJit } from "./main.js";
 import { exportAudit } from "./store/audit-export.js";
+import { readSummary } from "./store/audit-summary.js";
 import {
   type Checkpoint,
   formatCheckpoint,
@@ -167,7 +170,11 @@ audit
   .action(async (options: { checkpoint?: Checkpoint }) => {
     const env = envFor(["DATABASE_URL", "JIT_AUDIT_KEY"]);
     await withAuditDb(env.DATABASE_URL, async (db) => {
-      const result = await verifyAudit(db, { key: env.JIT_AUDIT_KEY, checkpoint: options.checkpoint });
+      const result = await verifyAudit(db, {
+        key: env.JIT_AUDIT_KEY,
+        checkpoint: options.checkpoint,
+        recorded: true,
+      });
       const stretches = result.stretches.map(describeStretch).join("");
       if (!result.ok) {
         process.stdout.write(stretches);
@@ -180,10 +187,16 @@ audit
       process.stdout.write(
         `audit chain OK: ${result.events} event(s) verified\n${stretches}head: ${formatCheckpoint(result.head)} (keep a copy outside the database; pass it later as --checkpoint)\n`,
       );
+      if (options.checkpoint) {
+        process.stdout.write(`checkpoint ${formatCheckpoint(options.checkpoint)}: matches\n`);
+      }
+      const { highest, checked } = result.recorded;
       process.stdout.write(
-        options.checkpoint
-          ? `checkpoint ${formatCheckpoint(options.checkpoint)}: matches\n`
-          : "highest checkpoint known: none - pass --checkpoint <seq>:<hash> from a copy held outside the database (removal of the newest events is caught only that way)\n",
+        highest
+          ? `highest checkpoint known: ${formatCheckpoint(highest)}, posted to ${highest.channel} at ${highest.at.toISOString()} (${checked} posted checkpoint(s) match; compare the newest with the copy in Slack, or pass it as --checkpoint)\n`
+          : options.checkpoint
+            ? ""
+            : "highest checkpoint known: none - pass --checkpoint <seq>:<hash> from a copy held outside the database (removal of the newest events is caught only that way)\n",
       );
       const newest = result.stretches.at(-1);
       if (env.JIT_AUDIT_KEY !== undefined && newest?.scheme === "sha256") {
@@ -191,6 +204,22 @@ audit
           "note: JIT_AUDIT_KEY is set but the newest events are unkeyed: expected only if jit has not written since the key was set\n",
         );
       }
+    });
+  });
+audit
+  .command("summary")
+  .description("print an audit summary of the window in the terminal (the one /jit audit posts)")
+  .addOption(
+    new Option("--since <duration>", "the window, like 24h, 7d or 30d")
+      .argParser(durationOption)
+      .default(86_400, "24h"),
+  )
+  .action(async (options: { since: number }) => {
+    const env = envFor(["DATABASE_URL"]);
+    await withAuditDb(env.DATABASE_URL, async (db) => {
+      const window = lastWindow(options.since);
+      const data = await readSummary(db, window);
+      process.stdout.write(summaryPlainText(data, summaryTitle("manual", window)));
     });
   });
 audit

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseDuration } from "../domain/duration.js";
 import { isProviderKind, type ProviderKind, providerKinds } from "../providers/registry.js";
+import { cronProblem, timeZoneProblem } from "./schedule.js";
 
 const DURATION_HINT = "must be a duration like 30m, 2h, 1d";
 
@@ -133,8 +134,21 @@ export const PolicySchema = z
     audit: z
       .object({
         channel: SlackChannelId.optional(),
-        schedule: z.string().min(1).optional(),
-        timezone: z.string().default("UTC"),
+        schedule: z
+          .string()
+          .min(1)
+          .superRefine((pattern, ctx) => {
+            const problem = cronProblem(pattern);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+          })
+          .optional(),
+        timezone: z
+          .string()
+          .superRefine((zone, ctx) => {
+            const problem = timeZoneProblem(zone);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+          })
+          .default("UTC"),
       })
       .strict()
       .default({ timezone: "UTC" }),

@@ -11,7 +11,9 @@ export type JobData =
   | { name: "timeout"; requestId: string }
   | { name: "cards"; requestId: string }
   | { name: "notify"; requestId: string; event: string }
-  | { name: "reconcile" };
+  | { name: "reconcile" }
+  | { name: "audit-summary" }
+  | { name: "audit-checkpoint" };
 
 export const jobId = {
   grant: (grantId: string) => `grant-${grantId}`,

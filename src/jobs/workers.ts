@@ -7,6 +7,7 @@ import { runNotify } from "../app/notify.js";
 import { reconcile } from "../app/reconcile.js";
 import { runRevoke } from "../app/revoke.js";
 import { runTimeout } from "../app/timeout.js";
+import { ensureAuditSchedulers, runAuditJob } from "./audit-schedule.js";
 import { QUEUE_NAME } from "./queue.js";
 import type { JobData } from "./schedule.js";
 
@@ -44,6 +45,9 @@ async function process(deps: Deps, job: Job<JobData>, token?: string): Promise<v
     case "reconcile":
       await reconcile(deps);
       return;
+    case "audit-summary":
+    case "audit-checkpoint":
+      return runAuditJob(deps, job);
   }
 }
 
@@ -78,13 +82,18 @@ export async function startWorkers(deps: Deps, connection: Redis): Promise<Worke
   );
   worker.on("error", (error) => deps.logger.error({ err: error.message }, "worker error"));
   const ensureReconciler = () =>
-    deps.queue
-      .upsertJobScheduler(
-        RECONCILER_ID,
-        { every: tuning.reconcileEveryMs },
-        { name: "reconcile", data: { name: "reconcile" } },
-      )
-      .catch((error) => deps.logger.error({ err: error.message }, "could not schedule the reconciler"));
+    Promise.all([
+      deps.queue
+        .upsertJobScheduler(
+          RECONCILER_ID,
+          { every: tuning.reconcileEveryMs },
+          { name: "reconcile", data: { name: "reconcile" } },
+        )
+        .catch((error) => deps.logger.error({ err: error.message }, "could not schedule the reconciler")),
+      ensureAuditSchedulers(deps).catch((error) =>
+        deps.logger.error({ err: error.message }, "could not schedule the audit channel's posts"),
+      ),
+    ]);
   await ensureReconciler();
   const timer = setInterval(ensureReconciler, tuning.reconcileEveryMs);
   timer.unref();

@@ -1,4 +1,5 @@
 import type { App, RespondFn } from "@slack/bolt";
+import { requestSummary } from "../app/audit-summary.js";
 import { decide } from "../app/decide.js";
 import type { Deps } from "../app/deps.js";
 import { listMine, listResources, showStatus } from "../app/queries.js";
@@ -22,7 +23,7 @@ import {
 const ephemeral = (text: string) => ({ response_type: "ephemeral" as const, text });
 const outcomeText = (outcome: Outcome) =>
   escapeMrkdwn(outcome.ok ? outcome.message : `:warning: ${outcome.message}`);
-const LATER = new Set(["extend", "breakglass", "audit"]);
+const LATER = new Set(["extend", "breakglass"]);
 
 /** Tracks listener work still running after its ack, so shutdown can let it finish. */
 export class Inflight {
@@ -74,6 +75,10 @@ async function runCommand(deps: Deps, userId: string, parsed: ParsedCommand): Pr
       return outcomeText(await cancelRequest(deps, userId, parsed.id));
     case "revoke":
       return outcomeText(await revokeEarly(deps, userId, parsed.id, parsed.reason));
+    case "audit": {
+      const outcome = await requestSummary(deps, userId, parsed.window);
+      return outcome.ok ? outcome.message : outcomeText(outcome);
+    }
     default:
       return escapeMrkdwn(USAGE);
   }
@@ -94,8 +99,10 @@ export function registerSlackHandlers(app: App, deps: Deps): Inflight {
     }
     await ack();
     const log = logOf(context);
-    if (parsed.kind === "request" && !(await deps.firstDelivery(`command:${command.trigger_id}`))) {
-      log.info("duplicate delivery of a request command; the first one answers");
+    // Filing a request and posting a summary are the commands that are not idempotent by themselves.
+    const once = parsed.kind === "request" || parsed.kind === "audit";
+    if (once && !(await deps.firstDelivery(`command:${command.trigger_id}`))) {
+      log.info("duplicate delivery of a command; the first one answers");
       return;
     }
     if (parsed.kind === "request-modal") {

@@ -14,14 +14,29 @@ export interface Stretch {
   to: bigint;
 }
 
+/** A checkpoint jit posted to the audit channel itself (recorded in AuditSummary). */
+export interface RecordedCheckpoint extends Checkpoint {
+  channel: string;
+  at: Date;
+}
+
 export type VerifyResult =
-  | { ok: true; events: number; head: Checkpoint; stretches: Stretch[] }
+  | {
+      ok: true;
+      events: number;
+      head: Checkpoint;
+      stretches: Stretch[];
+      /** How many recorded checkpoints were checked, and the highest of them. */
+      recorded: { checked: number; highest?: RecordedCheckpoint };
+    }
   | { ok: false; events: number; badSeq: bigint; problem: string; stretches: Stretch[] };
 
 export interface VerifyOptions {
   /** JIT_AUDIT_KEY; without it a keyed stretch cannot be checked, and verify fails. */
   key?: string;
   checkpoint?: Checkpoint;
+  /** Also check every checkpoint jit recorded when it posted one (see AuditSummary). */
+  recorded?: boolean;
   batchSize?: number;
 }
 
@@ -53,8 +68,43 @@ export function verifyAudit(db: Db, options: VerifyOptions = {}): Promise<Verify
   );
 }
 
+/** Every chain head the chain must still hash to, by sequence number, with how to name it. */
+async function expectedHeads(
+  tx: Prisma.TransactionClient,
+  options: VerifyOptions,
+): Promise<{ heads: Map<bigint, { hash: string; name: string }>; recorded: RecordedCheckpoint[] }> {
+  const heads = new Map<bigint, { hash: string; name: string }>();
+  const rows = options.recorded
+    ? await tx.auditSummary.findMany({
+        where: { checkpointSeq: { gt: 0 } },
+        orderBy: { checkpointSeq: "asc" },
+      })
+    : [];
+  const recorded = rows.map((r) => ({
+    seq: r.checkpointSeq,
+    hash: r.checkpointHash,
+    channel: r.channel,
+    at: r.postedAt ?? r.createdAt,
+  }));
+  for (const r of recorded) {
+    heads.set(r.seq, {
+      hash: r.hash,
+      name: `the checkpoint jit posted to ${r.channel} at ${r.at.toISOString()} (${formatCheckpoint(r)})`,
+    });
+  }
+  // The one given on the command line is checked too, and named as such when both exist.
+  if (options.checkpoint) {
+    heads.set(options.checkpoint.seq, {
+      hash: options.checkpoint.hash,
+      name: `the checkpoint's (${formatCheckpoint(options.checkpoint)})`,
+    });
+  }
+  return { heads, recorded };
+}
+
 async function walkChain(tx: Prisma.TransactionClient, options: VerifyOptions): Promise<VerifyResult> {
   const batchSize = options.batchSize ?? 2000;
+  const { heads, recorded } = await expectedHeads(tx, options);
   const stretches: Stretch[] = [];
   let prevHash = GENESIS_HASH;
   let expectedSeq = 1n;
@@ -97,11 +147,9 @@ async function walkChain(tx: Prisma.TransactionClient, options: VerifyOptions): 
             : "its contents do not match its keyed hash (a different JIT_AUDIT_KEY, or the event was altered)",
         );
       }
-      if (options.checkpoint?.seq === event.seq && options.checkpoint.hash !== event.hash) {
-        return broken(
-          event.seq,
-          `its hash is not the checkpoint's (${formatCheckpoint(options.checkpoint)})`,
-        );
+      const expected = heads.get(event.seq);
+      if (expected && expected.hash !== event.hash) {
+        return broken(event.seq, `its hash is not ${expected.name}`);
       }
       if (last?.scheme === scheme) last.to = event.seq;
       else stretches.push({ scheme, from: event.seq, to: event.seq });
@@ -125,10 +173,13 @@ async function walkChain(tx: Prisma.TransactionClient, options: VerifyOptions): 
       `the chain ends at event ${lastSeq} but ${head.seq} events were written (events removed)`,
     );
   }
-  if (options.checkpoint && options.checkpoint.seq > lastSeq) {
+  const beyond = [...heads].find(([seq]) => seq > lastSeq);
+  if (beyond) {
+    const [seq, { name }] = beyond;
+    const which = name.startsWith("the checkpoint's") ? "the checkpoint" : name;
     return broken(
       expectedSeq,
-      `the chain ends at event ${lastSeq} but the checkpoint names event ${options.checkpoint.seq} (events removed)`,
+      `the chain ends at event ${lastSeq} but ${which} names event ${seq} (events removed)`,
     );
   }
   if (uncheckedFrom !== undefined) {
@@ -138,7 +189,13 @@ async function walkChain(tx: Prisma.TransactionClient, options: VerifyOptions): 
       "it starts a keyed stretch (hmac-sha256) and JIT_AUDIT_KEY is not set, so it and the keyed events after it cannot be checked",
     );
   }
-  return { ok: true, events: count, head: { seq: lastSeq, hash: prevHash }, stretches };
+  return {
+    ok: true,
+    events: count,
+    head: { seq: lastSeq, hash: prevHash },
+    stretches,
+    recorded: { checked: recorded.length, highest: recorded.at(-1) },
+  };
 }
 
 export function formatCheckpoint(checkpoint: Checkpoint): string {

@@ -10,6 +10,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createFileUploads, type StandinFile } from "./slack-standin-files.js";
 import { type WaitForOptions, waitFor } from "./wait.js";
 
 export type SlackArgs = Record<string, unknown>;
@@ -148,6 +149,8 @@ export interface SlackStandin {
   /** Modals opened/updated, by view id. */
   view(id: string): SlackArgs | undefined;
   readonly views: readonly SlackArgs[];
+  /** Files uploaded through files.getUploadURLExternal → upload URL → files.completeUploadExternal. */
+  readonly files: readonly StandinFile[];
   waitForCall(
     method: string,
     predicate?: (call: RecordedCall) => boolean,
@@ -173,6 +176,7 @@ const JSON_FIELDS = new Set([
   "user_auth_blocks",
   "profile",
   "chunks",
+  "files",
 ]);
 
 const MAX_TEXT = 40_000;
@@ -436,6 +440,12 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
   const messages = new Map<string, SlackMessage[]>();
   const ephemerals: EphemeralMessage[] = [];
   const views = new Map<string, SlackArgs>();
+  const uploads = createFileUploads(
+    () => origin,
+    (error, messages) => {
+      throw new SlackError(error, messages);
+    },
+  );
   const openedDms = new Set<string>();
   const responseUses = new Map<string, number>();
   let lastMicros = 0;
@@ -530,6 +540,7 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
   };
 
   const builtins: Record<string, (args: SlackArgs) => ApiAnswer> = {
+    ...uploads.methods,
     "api.test": (args) => ({ args }),
     "auth.test": () => ({
       url: `https://${teamDomain}.slack.com/`,
@@ -853,11 +864,15 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const api = /^\/api\/([A-Za-z0-9_.]+)$/.exec(url.pathname);
     const hook = /^\/hooks\/([^/]+)$/.exec(url.pathname);
+    const upload = /^\/upload\/([A-Z0-9]+)$/.exec(url.pathname);
     let work: Promise<void>;
     if (req.method === "POST" && api?.[1]) work = handleApi(req, res, api[1], url);
     else if (req.method === "POST" && hook?.[1])
       work = handleHook(req, res, decodeURIComponent(hook[1]), url);
-    else {
+    else if (req.method === "POST" && upload?.[1]) {
+      const id = upload[1];
+      work = readBody(req).then((raw) => uploads.handleUpload(req, res, id, raw));
+    } else {
       res.writeHead(404, { "content-type": "text/plain" });
       res.end("not found");
       return;
@@ -933,6 +948,9 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
     get views() {
       return [...views.values()];
     },
+    get files() {
+      return [...uploads.files.values()];
+    },
     waitForCall: (method, predicate = () => true, waitOpts) =>
       waitFor(() => calls.find((c) => c.method === method && predicate(c)), {
         message: `no ${method} call matched`,
@@ -954,6 +972,7 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
       customHandlers.clear();
       openedDms.clear();
       responseUses.clear();
+      uploads.files.clear();
       if (opts.latencyMs) latency.set("*", opts.latencyMs);
       if (directory) {
         usergroups.clear();
