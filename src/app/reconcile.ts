@@ -79,9 +79,13 @@ async function sweepEnded(deps: Deps, live: ReadonlySet<string>): Promise<void> 
     if (!provider.sweep) continue;
     try {
       const swept = await provider.sweep(live, { minAgeMs: deps.tuning.sweepMinAgeMs });
-      if (swept.length > 0) deps.logger.info({ resource: resource.id, swept }, "removed access of ended grants");
+      if (swept.length > 0)
+        deps.logger.info({ resource: resource.id, swept }, "removed access of ended grants");
     } catch (error) {
-      deps.logger.warn({ resource: resource.id, err: (error as Error).message }, "could not sweep ended grants");
+      deps.logger.warn(
+        { resource: resource.id, err: (error as Error).message },
+        "could not sweep ended grants",
+      );
     }
   }
 }
