@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from "commander";
 import { lastWindow, summaryTitle } from "./app/audit-summary.js";
+import { explainWithSlack } from "./app/explain-policy.js";
 import { describeStrandedGrants, strandedGrantsIn } from "./app/stranded-grants.js";
 import { summaryPlainText } from "./app/summary-figures.js";
 import { ConfigError, explicitDatabaseUrl, loadEnv, loadEnvFor } from "./config/env.js";
 import { loadPolicy } from "./config/load-policy.js";
+import { policyJsonSchema } from "./config/policy-schema.js";
 import { parseDuration } from "./domain/duration.js";
 import { createLogger } from "./log.js";
 import { type Role, startJit } from "./main.js";
@@ -126,6 +128,41 @@ config
         `${path}: OK (${policy.resources.length} resource(s): ${policy.resources.map((r) => r.id).join(", ")})` +
           `${databaseUrl ? "; no active grant is stranded by it" : ""}\n`,
       );
+    } catch (error) {
+      fail(error);
+    }
+  });
+
+config
+  .command("schema")
+  .description("print the policy file's JSON Schema (draft 2020-12), for editors and CI linters")
+  .action(() => {
+    process.stdout.write(`${JSON.stringify(policyJsonSchema(), null, 2)}\n`);
+  });
+
+program
+  .command("policy")
+  .description("understand the policy file")
+  .command("explain")
+  .description(
+    "who may request and approve a resource, how many approvals, durations, break-glass and identities; with --user, what that person may do and why not (groups resolved through Slack when SLACK_BOT_TOKEN works)",
+  )
+  .argument("<resource>", "a resource id from the policy file")
+  .option("--user <slack id>", "explain for one person, like U0123ABCD")
+  .action(async (resourceId: string, options: { user?: string }) => {
+    try {
+      const env = loadEnvFor(["JIT_CONFIG", "SLACK_API_URL", "DATABASE_URL"]);
+      if (options.user && !/^[UW][A-Z0-9]{2,}$/.test(options.user)) {
+        throw new ConfigError("option", [`--user: must be a Slack user id like U0123ABCD`]);
+      }
+      const policy = loadPolicy(env.JIT_CONFIG);
+      const resource = policy.resources.find((r) => r.id === resourceId);
+      if (!resource) {
+        const known = policy.resources.map((r) => r.id).join(", ");
+        throw new ConfigError(env.JIT_CONFIG, [`no resource "${resourceId}" (known: ${known})`]);
+      }
+      const lines = await explainWithSlack(policy, resource, env, options.user);
+      process.stdout.write(`${lines.join("\n")}\n`);
     } catch (error) {
       fail(error);
     }

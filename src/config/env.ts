@@ -79,6 +79,11 @@ export function explicitDatabaseUrl(source: NodeJS.ProcessEnv = process.env): st
   return source.DATABASE_URL ? loadEnvFor(["DATABASE_URL"], source).DATABASE_URL : undefined;
 }
 
+/** SLACK_BOT_TOKEN when it is set (validated): tools that can do without Slack ask for it this way. */
+export function optionalBotToken(source: NodeJS.ProcessEnv = process.env): string | undefined {
+  return source.SLACK_BOT_TOKEN ? loadEnvFor(["SLACK_BOT_TOKEN"], source).SLACK_BOT_TOKEN : undefined;
+}
+
 function parseEnv<T>(schema: z.ZodType<T>, source: NodeJS.ProcessEnv): T {
   const blanksRemoved = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));
   const result = schema.safeParse(blanksRemoved);
