@@ -90,6 +90,7 @@ describe("keyed appends", () => {
         { scheme: "sha256", from: 1n, to: 2n },
         { scheme: "hmac-sha256", from: 3n, to: 5n },
       ],
+      recorded: { checked: 0, highest: undefined }, // no summary has posted a checkpoint
     });
   });
 
