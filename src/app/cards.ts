@@ -1,7 +1,7 @@
+import type { KnownBlock } from "@slack/types";
 import type { Resource } from "../config/policy.js";
 import { tryWithMutex } from "../jobs/mutex.js";
-import type { CardState } from "../slack/views.js";
-import { approvalCard, cardText } from "../slack/views.js";
+import { approvalCard, type CardState, cardText } from "../slack/views.js";
 import type { Deps } from "./deps.js";
 
 type RequestWithParts = NonNullable<Awaited<ReturnType<typeof loadRequest>>>;
@@ -52,36 +52,81 @@ async function syncCardsNow(deps: Deps, requestId: string): Promise<void> {
   const card = toCardState(request, resource);
   const blocks = approvalCard(card);
   const text = cardText(card);
-  const posted = new Set(request.cards.map((c) => c.recipientId ?? c.channel));
   if (request.status === "PENDING" && resource) {
-    const targets: { recipient: string; channel: () => Promise<string> }[] = [];
-    for (const approver of await deps.access.approvers(resource)) {
-      if (approver === request.requesterId && !resource.selfApproval) continue;
-      targets.push({ recipient: approver, channel: () => deps.messenger.dmChannel(approver) });
-    }
-    const channel = deps.policy.approvalsChannel;
-    if (channel) targets.push({ recipient: channel, channel: async () => channel });
-    for (const target of targets.filter((t) => !posted.has(t.recipient))) {
-      const message = await deps.messenger.post(await target.channel(), text, blocks);
-      try {
-        await deps.db.cardMessage.create({
+    await postMissingCopies(deps, {
+      targets: await cardTargets(deps, resource, request.requesterId),
+      posted: request.cards,
+      text,
+      blocks,
+      record: (message, recipient) =>
+        deps.db.cardMessage.create({
           data: {
             requestId,
             channel: message.channel,
             ts: message.ts,
-            recipientId: target.recipient,
+            recipientId: recipient,
             renderedStatus: card.status,
           },
-        });
-      } catch (error) {
-        // An unrecorded copy could never be updated and would keep live buttons forever; take it
-        // back, and the retried job posts it again.
-        await deps.messenger.remove(message.channel, message.ts).catch(() => undefined);
-        throw error;
-      }
+        }),
+    });
+  }
+  await updateCopies(
+    deps,
+    request.cards,
+    text,
+    blocks,
+    (copyId) =>
+      deps.db.$executeRaw`
+      UPDATE "CardMessage" SET "renderedStatus" = ${card.status}::"RequestStatus" WHERE id = ${copyId}`,
+  );
+}
+
+/** Where a card goes: every approver by DM (not the requester, unless selfApproval) and the approvals channel. */
+export interface CardTarget {
+  recipient: string;
+  channel: () => Promise<string>;
+}
+
+export async function cardTargets(
+  deps: Deps,
+  resource: Resource,
+  requesterId: string,
+): Promise<CardTarget[]> {
+  const targets: CardTarget[] = [];
+  for (const approver of await deps.access.approvers(resource)) {
+    if (approver === requesterId && !resource.selfApproval) continue;
+    targets.push({ recipient: approver, channel: () => deps.messenger.dmChannel(approver) });
+  }
+  const channel = deps.policy.approvalsChannel;
+  if (channel) targets.push({ recipient: channel, channel: async () => channel });
+  return targets;
+}
+
+/**
+ * Posts the card to every target that has no recorded copy yet. A copy that cannot be recorded is
+ * taken back: unrecorded, it could never be updated and would keep live buttons forever; the
+ * retried job posts it again.
+ */
+export async function postMissingCopies(
+  deps: Deps,
+  card: {
+    targets: CardTarget[];
+    posted: { recipientId: string | null; channel: string }[];
+    text: string;
+    blocks: KnownBlock[];
+    record: (message: { channel: string; ts: string }, recipient: string) => Promise<unknown>;
+  },
+): Promise<void> {
+  const posted = new Set(card.posted.map((c) => c.recipientId ?? c.channel));
+  for (const target of card.targets.filter((t) => !posted.has(t.recipient))) {
+    const message = await deps.messenger.post(await target.channel(), card.text, card.blocks);
+    try {
+      await card.record(message, target.recipient);
+    } catch (error) {
+      await deps.messenger.remove(message.channel, message.ts).catch(() => undefined);
+      throw error;
     }
   }
-  await updateCopies(deps, request.cards, card.status, text, blocks);
 }
 
 /**
@@ -92,14 +137,15 @@ const GONE = new Set(["message_not_found", "channel_not_found", "is_archived", "
 
 /**
  * Updates every copy, even when one fails (a failing copy must not hold the others back), and
- * records on each copy the status it now shows; throws the first failure so the job retries.
+ * records on each copy the status it now shows (`markRendered`); throws the first failure so the
+ * job retries.
  */
-async function updateCopies(
+export async function updateCopies(
   deps: Deps,
   copies: { id: number; channel: string; ts: string }[],
-  status: CardState["status"],
   text: string,
-  blocks: ReturnType<typeof approvalCard>,
+  blocks: KnownBlock[],
+  markRendered: (copyId: number) => Promise<unknown>,
 ): Promise<void> {
   let failure: unknown;
   for (const copy of copies) {
@@ -115,8 +161,7 @@ async function updateCopies(
     }
     // The status this render showed, even if the request has moved on since: the copy then lags,
     // and the job already queued for the newer status (or the reconciler) updates it again.
-    await deps.db.$executeRaw`
-      UPDATE "CardMessage" SET "renderedStatus" = ${status}::"RequestStatus" WHERE id = ${copy.id}`;
+    await markRendered(copy.id);
   }
   if (failure) throw failure;
 }

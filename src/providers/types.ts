@@ -25,10 +25,22 @@ export interface GrantResult {
   secrets?: Record<string, string>;
 }
 
+/** A grant whose access goes on longer: `expiresAt` is the new expiry, never earlier than the old. */
+export interface ExtendContext extends GrantContext {
+  /** Which extension of this grant (1, 2, …): the same on every retry, so receivers can deduplicate. */
+  extension: number;
+}
+
 export interface AccessProvider {
   grant(ctx: GrantContext): Promise<GrantResult>;
   /** Ends the access of this grant. Not-found counts as done. */
   revoke(ctx: GrantContext): Promise<void>;
+  /**
+   * Moves the end of this grant's access to `ctx.expiresAt` without interrupting it; idempotent.
+   * Optional: a provider whose access carries no expiry of its own (jit's revocation ends it) needs
+   * none, and an extension then only moves jit's clock. Missing access is a failure, not success.
+   */
+  extend?(ctx: ExtendContext): Promise<void>;
   /** Cheap reachability check used by `jit config check --connect` and readiness diagnostics. */
   check(): Promise<void>;
   /** Releases pools and sockets. */

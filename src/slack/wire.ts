@@ -8,3 +8,10 @@ export const BLOCK_REASON = "reason";
 export const INPUT_RESOURCE = "resource_input";
 export const INPUT_DURATION = "duration_input";
 export const INPUT_REASON = "reason_input";
+/** Approve / Deny on an extension's card; the value is the extension id (R-7KQ2.1). */
+export const ACTION_EXTENSION_APPROVE = "jit_extension_approve";
+export const ACTION_EXTENSION_DENY = "jit_extension_deny";
+/** The Extend button (expiry reminder, App Home); the value is the request id. */
+export const ACTION_EXTEND_OPEN = "jit_extend_open";
+/** The extension form; its private_metadata is the request id. */
+export const VIEW_EXTEND = "jit_extend_modal";
