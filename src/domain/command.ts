@@ -76,7 +76,8 @@ const DOCS: Record<CommandKind, CommandDoc> = {
   extend: {
     usage: "/jit extend <id> <duration> <reason…>",
     example: "/jit extend R-7KQ2 30m migration still running",
-    description: "ask approval to push the expiry out",
+    description:
+      "ask your grant's approvers for more time (each at most the resource's max duration; a few times per grant)",
   },
   breakglass: {
     usage: "/jit breakglass <resource> <duration> <reason…>",

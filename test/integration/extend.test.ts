@@ -60,6 +60,13 @@ const grantOf = async (id: string) => {
 };
 
 describe("/jit extend", () => {
+  it("is described by /jit help", async () => {
+    const sent = await h.command("U0ALICE", "help");
+    const help = (sent.json as { text: string }).text;
+    expect(help).toContain("/jit extend &lt;id&gt; &lt;duration&gt; &lt;reason…&gt;");
+    expect(help).toContain("ask your grant's approvers for more time");
+  });
+
   it("asks the same approvers on a card marked as an extension, then moves the expiry without a gap", async () => {
     const id = await activeGrant("deploy-hook", "6s");
     const before = await grantOf(id);

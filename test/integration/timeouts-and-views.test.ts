@@ -57,7 +57,7 @@ describe("read-only commands", () => {
     expect(stranger).toContain(`There is no request ${id} that you can see`);
   });
 
-  it.each(["extend R-AAAA 1h more", "breakglass deploy-hook 1h fire", "audit 7d"])(
+  it.each(["breakglass deploy-hook 1h fire", "audit 7d"])(
     "%s answers that it is not available yet",
     async (text) => {
       const result = await sendSigned(
