@@ -1,7 +1,8 @@
-import type { KnownBlock } from "@slack/types";
 import type { Resource } from "../config/policy.js";
 import { tryWithMutex } from "../jobs/mutex.js";
+import { reviewCard, reviewCardText } from "../slack/breakglass-views.js";
 import { approvalCard, type CardState, cardText } from "../slack/views.js";
+import { cardTargets, postMissingCopies, updateCopies } from "./card-copies.js";
 import type { Deps } from "./deps.js";
 
 type RequestWithParts = NonNullable<Awaited<ReturnType<typeof loadRequest>>>;
@@ -50,11 +51,16 @@ async function syncCardsNow(deps: Deps, requestId: string): Promise<void> {
   if (!request) return;
   const resource = deps.access.resource(request.resourceId);
   const card = toCardState(request, resource);
-  const blocks = approvalCard(card);
-  const text = cardText(card);
-  if (request.status === "PENDING" && resource) {
+  // A break-glass request has no approval card: its copies are the review card, posted until reviewed.
+  const review = request.breakglass
+    ? { ...card, reviewOutcome: request.reviewOutcome, reviewedBy: request.reviewedBy }
+    : null;
+  const blocks = review ? reviewCard(review) : approvalCard(card);
+  const text = review ? reviewCardText(review) : cardText(card);
+  const open = review ? !review.reviewOutcome : request.status === "PENDING";
+  if (open && resource) {
     await postMissingCopies(deps, {
-      targets: await cardTargets(deps, resource, request.requesterId),
+      targets: await cardTargets(deps, resource, request.requesterId, { review: Boolean(review) }),
       posted: request.cards,
       text,
       blocks,
@@ -79,89 +85,4 @@ async function syncCardsNow(deps: Deps, requestId: string): Promise<void> {
       deps.db.$executeRaw`
       UPDATE "CardMessage" SET "renderedStatus" = ${card.status}::"RequestStatus" WHERE id = ${copyId}`,
   );
-}
-
-/** Where a card goes: every approver by DM (not the requester, unless selfApproval) and the approvals channel. */
-export interface CardTarget {
-  recipient: string;
-  channel: () => Promise<string>;
-}
-
-export async function cardTargets(
-  deps: Deps,
-  resource: Resource,
-  requesterId: string,
-): Promise<CardTarget[]> {
-  const targets: CardTarget[] = [];
-  for (const approver of await deps.access.approvers(resource)) {
-    if (approver === requesterId && !resource.selfApproval) continue;
-    targets.push({ recipient: approver, channel: () => deps.messenger.dmChannel(approver) });
-  }
-  const channel = deps.policy.approvalsChannel;
-  if (channel) targets.push({ recipient: channel, channel: async () => channel });
-  return targets;
-}
-
-/**
- * Posts the card to every target that has no recorded copy yet. A copy that cannot be recorded is
- * taken back: unrecorded, it could never be updated and would keep live buttons forever; the
- * retried job posts it again.
- */
-export async function postMissingCopies(
-  deps: Deps,
-  card: {
-    targets: CardTarget[];
-    posted: { recipientId: string | null; channel: string }[];
-    text: string;
-    blocks: KnownBlock[];
-    record: (message: { channel: string; ts: string }, recipient: string) => Promise<unknown>;
-  },
-): Promise<void> {
-  const posted = new Set(card.posted.map((c) => c.recipientId ?? c.channel));
-  for (const target of card.targets.filter((t) => !posted.has(t.recipient))) {
-    const message = await deps.messenger.post(await target.channel(), card.text, card.blocks);
-    try {
-      await card.record(message, target.recipient);
-    } catch (error) {
-      await deps.messenger.remove(message.channel, message.ts).catch(() => undefined);
-      throw error;
-    }
-  }
-}
-
-/**
- * Slack errors that mean a copy can never be updated again (deleted, or its channel archived or
- * gone): retrying would fail forever, so such a copy counts as done.
- */
-const GONE = new Set(["message_not_found", "channel_not_found", "is_archived", "cant_update_message"]);
-
-/**
- * Updates every copy, even when one fails (a failing copy must not hold the others back), and
- * records on each copy the status it now shows (`markRendered`); throws the first failure so the
- * job retries.
- */
-export async function updateCopies(
-  deps: Deps,
-  copies: { id: number; channel: string; ts: string }[],
-  text: string,
-  blocks: KnownBlock[],
-  markRendered: (copyId: number) => Promise<unknown>,
-): Promise<void> {
-  let failure: unknown;
-  for (const copy of copies) {
-    try {
-      await deps.messenger.update(copy.channel, copy.ts, text, blocks);
-    } catch (error) {
-      const code = (error as { data?: { error?: string } }).data?.error;
-      if (!code || !GONE.has(code)) {
-        failure ??= error;
-        continue;
-      }
-      deps.logger.warn({ channel: copy.channel, err: code }, "approval card copy is gone; not updating it");
-    }
-    // The status this render showed, even if the request has moved on since: the copy then lags,
-    // and the job already queued for the newer status (or the reconciler) updates it again.
-    await markRendered(copy.id);
-  }
-  if (failure) throw failure;
 }

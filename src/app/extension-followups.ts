@@ -16,7 +16,7 @@ import {
 } from "../slack/extension-views.js";
 import { slackDate } from "../slack/views.js";
 import { appendAudit } from "../store/audit.js";
-import { cardTargets, postMissingCopies, updateCopies } from "./cards.js";
+import { cardTargets, postMissingCopies, updateCopies } from "./card-copies.js";
 import type { Deps } from "./deps.js";
 
 const extensionInclude = {

@@ -82,7 +82,8 @@ const DOCS: Record<CommandKind, CommandDoc> = {
   breakglass: {
     usage: "/jit breakglass <resource> <duration> <reason…>",
     example: "/jit breakglass prod-db 30m incident INC-42",
-    description: "immediate access where the resource allows it; alerts loudly and is reviewed afterwards",
+    description:
+      "immediate access where the resource allows it (breakglass: true); alerts the audit and approvals channels and is reviewed by its approvers afterwards",
   },
   audit: {
     usage: "/jit audit [24h|7d|30d]",

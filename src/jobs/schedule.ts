@@ -16,7 +16,8 @@ export type JobData =
   | { name: "extension-cards"; extensionId: string }
   | { name: "extension-notify"; extensionId: string; event: string }
   | { name: "extension-timeout"; extensionId: string }
-  | { name: "remind"; grantId: string; n: number };
+  | { name: "remind"; grantId: string; n: number }
+  | { name: "breakglass-alert"; requestId: string; kind: "used" | "repeat" | "flagged"; n: number };
 
 export const jobId = {
   grant: (grantId: string) => `grant-${grantId}`,
@@ -28,6 +29,8 @@ export const jobId = {
   extensionTimeout: (extensionId: string) => `extension-timeout-${extensionId}`,
   /** The expiry reminder for a grant's `n`th expiry (0: the original, n: after n extensions). */
   remind: (grantId: string, n: number) => `remind-${grantId}-${n}`,
+  breakglassAlert: (requestId: string, kind: string, n: number) =>
+    `breakglass-alert-${requestId}-${kind}-${n}`,
   /** The reconciler's card repair: one per request at a time, however long Slack stays down. */
   cardsRepair: (requestId: string) => `cards-repair-${requestId}`,
 };
@@ -230,5 +233,24 @@ export function scheduleReminder(queue: Queue, grantId: string, n: number, at: D
     "remind",
     { name: "remind", grantId, n },
     { ...retrySome, jobId: jobId.remind(grantId, n), delay: Math.max(0, at.getTime() - Date.now()) },
+  );
+}
+
+/** A break-glass alert (its use, the `n`th repeat while unreviewed, or a flag): one job per id. */
+export function scheduleBreakglassAlert(
+  queue: Queue,
+  requestId: string,
+  kind: "used" | "repeat" | "flagged",
+  n: number,
+  at: Date,
+) {
+  return queue.add(
+    "breakglass-alert",
+    { name: "breakglass-alert", requestId, kind, n },
+    {
+      ...retrySome,
+      jobId: jobId.breakglassAlert(requestId, kind, n),
+      delay: Math.max(0, at.getTime() - Date.now()),
+    },
   );
 }

@@ -1,5 +1,6 @@
 import { DelayedError, type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import { runBreakglassAlert } from "../app/breakglass.js";
 import { syncCards } from "../app/cards.js";
 import type { Deps } from "../app/deps.js";
 import { runReminder } from "../app/expiry-reminder.js";
@@ -61,6 +62,8 @@ async function process(deps: Deps, job: Job<JobData>, token?: string): Promise<v
       return runExtensionTimeout(deps, data.extensionId);
     case "remind":
       return runReminder(deps, data.grantId, data.n);
+    case "breakglass-alert":
+      return runBreakglassAlert(deps, data.requestId, data.kind, data.n);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { App, RespondFn } from "@slack/bolt";
+import { reviewBreakglass, useBreakglass } from "../app/breakglass.js";
 import { decide } from "../app/decide.js";
 import type { Deps } from "../app/deps.js";
 import { fileExtension } from "../app/extend.js";
@@ -15,6 +16,8 @@ import { extendModal } from "./extension-views.js";
 import { readRequestModal, requestModal } from "./modal.js";
 import {
   ACTION_APPROVE,
+  ACTION_BREAKGLASS_ACK,
+  ACTION_BREAKGLASS_FLAG,
   ACTION_DENY,
   ACTION_EXTEND_OPEN,
   ACTION_EXTENSION_APPROVE,
@@ -29,9 +32,9 @@ import {
 const ephemeral = (text: string) => ({ response_type: "ephemeral" as const, text });
 const outcomeText = (outcome: Outcome) =>
   escapeMrkdwn(outcome.ok ? outcome.message : `:warning: ${outcome.message}`);
-const LATER = new Set(["breakglass", "audit"]);
+const LATER = new Set(["audit"]);
 /** Commands that are not idempotent by themselves: a redelivered one must not run twice. */
-const ONCE = new Set(["request", "extend"]);
+const ONCE = new Set(["request", "extend", "breakglass"]);
 
 /** Tracks listener work still running after its ack, so shutdown can let it finish. */
 export class Inflight {
@@ -83,6 +86,15 @@ async function runCommand(deps: Deps, userId: string, parsed: ParsedCommand): Pr
       return outcomeText(await cancelRequest(deps, userId, parsed.id));
     case "revoke":
       return outcomeText(await revokeEarly(deps, userId, parsed.id, parsed.reason));
+    case "breakglass":
+      return outcomeText(
+        await useBreakglass(deps, {
+          requesterId: userId,
+          resourceId: parsed.resource,
+          durationSec: parsed.durationSec,
+          reason: parsed.reason,
+        }),
+      );
     case "extend":
       return outcomeText(
         await fileExtension(deps, {
@@ -155,6 +167,21 @@ export function registerSlackHandlers(app: App, deps: Deps): Inflight {
       const id = "value" in action && typeof action.value === "string" ? action.value : "";
       await inflight.track(
         answerLater(respond, logOf(context), async () => outcomeText(await vote(id, body.user.id, outcome))),
+      );
+    });
+  }
+
+  for (const [actionId, outcome] of [
+    [ACTION_BREAKGLASS_ACK, "acknowledged"],
+    [ACTION_BREAKGLASS_FLAG, "flagged"],
+  ] as const) {
+    app.action(actionId, async ({ ack, body, action, respond, context }) => {
+      await ack();
+      const requestId = "value" in action && typeof action.value === "string" ? action.value : "";
+      await inflight.track(
+        answerLater(respond, logOf(context), async () =>
+          outcomeText(await reviewBreakglass(deps, { requestId, reviewerId: body.user.id, outcome })),
+        ),
       );
     });
   }

@@ -15,3 +15,6 @@ export const ACTION_EXTENSION_DENY = "jit_extension_deny";
 export const ACTION_EXTEND_OPEN = "jit_extend_open";
 /** The extension form; its private_metadata is the request id. */
 export const VIEW_EXTEND = "jit_extend_modal";
+/** Acknowledge / Flag on a break-glass review card; the value is the request id. */
+export const ACTION_BREAKGLASS_ACK = "jit_breakglass_ack";
+export const ACTION_BREAKGLASS_FLAG = "jit_breakglass_flag";

@@ -57,19 +57,16 @@ describe("read-only commands", () => {
     expect(stranger).toContain(`There is no request ${id} that you can see`);
   });
 
-  it.each(["breakglass deploy-hook 1h fire", "audit 7d"])(
-    "%s answers that it is not available yet",
-    async (text) => {
-      const result = await sendSigned(
-        h.url,
-        slashCommandBody({ text, userId: "U0ADMIN", responseUrl: h.standin.responseUrl() }),
-        {
-          secret: SIGNING_SECRET,
-        },
-      );
-      expect((result.json as { text: string }).text).toContain("is not available yet");
-    },
-  );
+  it.each(["audit 7d"])("%s answers that it is not available yet", async (text) => {
+    const result = await sendSigned(
+      h.url,
+      slashCommandBody({ text, userId: "U0ADMIN", responseUrl: h.standin.responseUrl() }),
+      {
+        secret: SIGNING_SECRET,
+      },
+    );
+    expect((result.json as { text: string }).text).toContain("is not available yet");
+  });
 });
 
 describe("the request modal", () => {
