@@ -19,7 +19,7 @@ import { appendAudit } from "../store/audit.js";
 import { cardTargets, postMissingCopies, updateCopies } from "./card-copies.js";
 import type { Deps } from "./deps.js";
 
-const extensionInclude = {
+export const extensionInclude = {
   decisions: { orderBy: { createdAt: "asc" } },
   cards: true,
   grant: true,
@@ -31,7 +31,8 @@ function loadExtension(deps: Deps, extensionId: string) {
 
 type Loaded = NonNullable<Awaited<ReturnType<typeof loadExtension>>>;
 
-function toCardState(deps: Deps, extension: Loaded): ExtensionCardState {
+/** What an extension's card (and the App Home) shows. */
+export function extensionCardState(deps: Deps, extension: Loaded): ExtensionCardState {
   const resource = deps.access.resource(extension.grant.resourceId);
   return {
     id: extension.id,
@@ -60,7 +61,7 @@ export async function syncExtensionCards(deps: Deps, extensionId: string): Promi
   const result = await tryWithMutex(deps.redis, key, 60_000, async () => {
     const extension = await loadExtension(deps, extensionId);
     if (!extension) return;
-    const card = toCardState(deps, extension);
+    const card = extensionCardState(deps, extension);
     const blocks = extensionCard(card);
     const text = extensionCardText(card);
     const resource = deps.access.resource(card.resourceId);

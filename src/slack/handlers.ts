@@ -13,7 +13,9 @@ import { parseDuration } from "../domain/duration.js";
 import { escapeMrkdwn } from "../domain/mrkdwn.js";
 import type { Logger } from "../log.js";
 import { extendModal } from "./extension-views.js";
+import { registerHomeHandlers } from "./home-handlers.js";
 import { readRequestModal, requestModal } from "./modal.js";
+import { outcomeText } from "./outcome.js";
 import {
   ACTION_APPROVE,
   ACTION_BREAKGLASS_ACK,
@@ -30,8 +32,6 @@ import {
 } from "./wire.js";
 
 const ephemeral = (text: string) => ({ response_type: "ephemeral" as const, text });
-const outcomeText = (outcome: Outcome) =>
-  escapeMrkdwn(outcome.ok ? outcome.message : `:warning: ${outcome.message}`);
 const LATER = new Set(["audit"]);
 /** Commands that are not idempotent by themselves: a redelivered one must not run twice. */
 const ONCE = new Set(["request", "extend", "breakglass"]);
@@ -257,5 +257,6 @@ export function registerSlackHandlers(app: App, deps: Deps): Inflight {
         .catch((error) => logOf(context).error({ err: error }, "request from the form failed")),
     );
   });
+  registerHomeHandlers(app, deps, inflight);
   return inflight;
 }

@@ -18,3 +18,11 @@ export const VIEW_EXTEND = "jit_extend_modal";
 /** Acknowledge / Flag on a break-glass review card; the value is the request id. */
 export const ACTION_BREAKGLASS_ACK = "jit_breakglass_ack";
 export const ACTION_BREAKGLASS_FLAG = "jit_breakglass_flag";
+/** App Home buttons; each value is a request id (an extension id for the extension ones). */
+export const ACTION_HOME_REQUEST = "jit_home_request";
+export const ACTION_HOME_REVOKE = "jit_home_revoke";
+export const ACTION_HOME_CANCEL = "jit_home_cancel";
+export const ACTION_HOME_APPROVE = "jit_home_approve";
+export const ACTION_HOME_DENY = "jit_home_deny";
+export const ACTION_HOME_EXTENSION_APPROVE = "jit_home_extension_approve";
+export const ACTION_HOME_EXTENSION_DENY = "jit_home_extension_deny";

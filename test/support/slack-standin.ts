@@ -147,6 +147,8 @@ export interface SlackStandin {
   ephemeralsTo(user: string, channel?: string): EphemeralMessage[];
   /** Modals opened/updated, by view id. */
   view(id: string): SlackArgs | undefined;
+  /** The Home tab last published for a user (`views.publish`), or undefined. */
+  homeOf(userId: string): SlackArgs | undefined;
   readonly views: readonly SlackArgs[];
   waitForCall(
     method: string,
@@ -436,6 +438,8 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
   const messages = new Map<string, SlackMessage[]>();
   const ephemerals: EphemeralMessage[] = [];
   const views = new Map<string, SlackArgs>();
+  /** Like Slack: one Home view per user, whose id stays the same across publishes. */
+  const homes = new Map<string, string>();
   const openedDms = new Set<string>();
   const responseUses = new Map<string, number>();
   let lastMicros = 0;
@@ -659,10 +663,14 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
       return { view: storeView(args.view, String(found.id), found) };
     },
     "views.publish": (args) => {
-      required(args, "user_id");
+      const user = required(args, "user_id");
+      // Slack's limits for a Home tab: type home, at most 100 blocks (validateView), and the
+      // usual per-block rules; a publish that breaks one is refused and changes nothing.
       validateView(args.view, ["home"]);
-      viewSeq += 1;
-      return { view: storeView(args.view, `V${String(viewSeq).padStart(10, "0")}`) };
+      const previous = homes.get(user);
+      const id = previous ?? `V${String(++viewSeq).padStart(10, "0")}`;
+      homes.set(user, id);
+      return { view: storeView(args.view, id, previous ? views.get(previous) : undefined) };
     },
     "usergroups.users.list": (args) => {
       const group = str(args.usergroup);
@@ -930,6 +938,10 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
         (e) => e.user === user && (channel === undefined || e.channel === resolveChannel(channel)),
       ),
     view: (id) => views.get(id),
+    homeOf: (userId) => {
+      const id = homes.get(userId);
+      return id === undefined ? undefined : views.get(id);
+    },
     get views() {
       return [...views.values()];
     },
@@ -949,6 +961,7 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
       messages.clear();
       ephemerals.length = 0;
       views.clear();
+      homes.clear();
       failures.clear();
       latency.clear();
       customHandlers.clear();
