@@ -153,6 +153,31 @@ describe("/jit extend", () => {
     );
   });
 
+  it("an extension nobody decides on times out by the grant's end; the grant ends as it would have", async () => {
+    const id = await activeGrant("deploy-hook", "4s");
+    const before = await grantOf(id);
+    await extend(h, "U0ALICE", `${id} 10m nobody answers`);
+    await waitFor(() => extensionCardsOf(h.standin, `${id}.1`).length === 4);
+    const ended = await waitForStatus(h, id, "EXPIRED", 15_000);
+    expect(ended.grant?.expiresAt).toEqual(before.expiresAt);
+    await waitFor(
+      async () => (await h.db.extension.findUnique({ where: { id: `${id}.1` } }))?.status === "TIMED_OUT",
+    );
+    await waitFor(() =>
+      dmsTo(h, "U0ALICE").some((m) =>
+        m.text.includes(`No approver decided on extending deploy-hook (${id})`),
+      ),
+    );
+    await waitFor(() =>
+      extensionCardsOf(h.standin, `${id}.1`).every(
+        (c) => !hasButtons(c) && JSON.stringify(c.blocks).includes("No decision in time"),
+      ),
+    );
+    expect(await clickExtension(h, "U0LEAD1", "jit_extension_approve", `${id}.1`)).toContain(
+      "is already timed out",
+    );
+  });
+
   it("refuses, audits and changes nothing: not the grantee, not active, too long, pending, too many", async () => {
     const id = await activeGrant("once", "1h");
     const pendingId = await fileRequest(h, "U0ALICE", "two-keys 10m waiting");
