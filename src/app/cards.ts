@@ -2,6 +2,7 @@ import type { Resource } from "../config/policy.js";
 import { tryWithMutex } from "../jobs/mutex.js";
 import { reviewCard, reviewCardText } from "../slack/breakglass-views.js";
 import { approvalCard, type CardState, cardText } from "../slack/views.js";
+import { scheduleApproverReminders } from "./approver-reminders.js";
 import { cardTargets, postMissingCopies, updateCopies } from "./card-copies.js";
 import type { Deps } from "./deps.js";
 
@@ -76,6 +77,7 @@ async function syncCardsNow(deps: Deps, requestId: string): Promise<void> {
         }),
     });
   }
+  if (request.status === "PENDING" && !review) await scheduleApproverReminders(deps, request);
   await updateCopies(
     deps,
     request.cards,

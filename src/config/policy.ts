@@ -48,6 +48,8 @@ const Resource = z
     breakglass: z.boolean().default(false),
     /** Approved extensions one grant may take (src/app/extend.ts). */
     maxExtensions: z.number().int().min(0).default(3),
+    /** Remind approvers who have not voted after this, then after twice as long, … (default off). */
+    remindApprovers: Duration.optional(),
   })
   .strict()
   .superRefine(

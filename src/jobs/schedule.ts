@@ -17,7 +17,8 @@ export type JobData =
   | { name: "extension-notify"; extensionId: string; event: string }
   | { name: "extension-timeout"; extensionId: string }
   | { name: "remind"; grantId: string; n: number }
-  | { name: "breakglass-alert"; requestId: string; kind: "used" | "repeat" | "flagged"; n: number };
+  | { name: "breakglass-alert"; requestId: string; kind: "used" | "repeat" | "flagged"; n: number }
+  | { name: "approver-remind"; requestId: string; k: number };
 
 export const jobId = {
   grant: (grantId: string) => `grant-${grantId}`,
@@ -29,6 +30,7 @@ export const jobId = {
   extensionTimeout: (extensionId: string) => `extension-timeout-${extensionId}`,
   /** The expiry reminder for a grant's `n`th expiry (0: the original, n: after n extensions). */
   remind: (grantId: string, n: number) => `remind-${grantId}-${n}`,
+  approverRemind: (requestId: string, k: number) => `approver-remind-${requestId}-${k}`,
   breakglassAlert: (requestId: string, kind: string, n: number) =>
     `breakglass-alert-${requestId}-${kind}-${n}`,
   /** The reconciler's card repair: one per request at a time, however long Slack stays down. */
@@ -251,6 +253,20 @@ export function scheduleBreakglassAlert(
       ...retrySome,
       jobId: jobId.breakglassAlert(requestId, kind, n),
       delay: Math.max(0, at.getTime() - Date.now()),
+    },
+  );
+}
+
+/** The `k`th reminder to a request's approvers who have not voted; one job per id. */
+export function scheduleApproverReminder(queue: Queue, requestId: string, k: number, at: Date) {
+  return queue.add(
+    "approver-remind",
+    { name: "approver-remind", requestId, k },
+    {
+      ...retrySome,
+      jobId: jobId.approverRemind(requestId, k),
+      delay: Math.max(0, at.getTime() - Date.now()),
+      priority: MESSAGE_PRIORITY,
     },
   );
 }

@@ -1,5 +1,6 @@
 import { DelayedError, type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import { runApproverReminder } from "../app/approver-reminders.js";
 import { runBreakglassAlert } from "../app/breakglass.js";
 import { syncCards } from "../app/cards.js";
 import type { Deps } from "../app/deps.js";
@@ -62,6 +63,8 @@ async function process(deps: Deps, job: Job<JobData>, token?: string): Promise<v
       return runExtensionTimeout(deps, data.extensionId);
     case "remind":
       return runReminder(deps, data.grantId, data.n);
+    case "approver-remind":
+      return runApproverReminder(deps, data.requestId, data.k);
     case "breakglass-alert":
       return runBreakglassAlert(deps, data.requestId, data.kind, data.n);
   }

@@ -305,6 +305,22 @@ describe("Slack Web API stand-in", () => {
     );
   });
 
+  it("threads a reply under an existing message, and posts it un-threaded (no error) when the parent is gone", async () => {
+    const parent = await client.chat.postMessage({ channel: "C0THREAD", text: "card" });
+    const reply = await client.chat.postMessage({
+      channel: "C0THREAD",
+      text: "reminder",
+      thread_ts: parent.ts,
+    });
+    expect(reply.message?.thread_ts).toBe(parent.ts);
+    const nested = await client.chat.postMessage({ channel: "C0THREAD", text: "again", thread_ts: reply.ts });
+    expect(nested.message?.thread_ts).toBe(parent.ts); // a reply's ts names its parent's thread
+    await client.chat.delete({ channel: "C0THREAD", ts: parent.ts as string });
+    const orphan = await client.chat.postMessage({ channel: "C0THREAD", text: "late", thread_ts: parent.ts });
+    expect(orphan.ok).toBe(true);
+    expect(orphan.message?.thread_ts).toBeUndefined();
+  });
+
   it("records what is posted to a response_url", async () => {
     const url = standin.responseUrl("cmd-1");
     const res = await fetch(url, {

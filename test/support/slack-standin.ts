@@ -560,8 +560,12 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
       };
       if (Array.isArray(args.blocks)) message.blocks = args.blocks;
       if (Array.isArray(args.attachments)) message.attachments = args.attachments;
+      // Like Slack: a reply joins the thread of a message that exists in this channel (a reply's own
+      // ts names its parent's thread); when the parent is gone Slack does not fail, it posts the
+      // message un-threaded, and only the missing `thread_ts` in the answer tells.
       const threadTs = str(args.thread_ts);
-      if (threadTs !== undefined) message.thread_ts = threadTs;
+      const parent = threadTs === undefined ? undefined : current(messages.get(msgKey(channel, threadTs)));
+      if (parent) message.thread_ts = parent.thread_ts ?? parent.ts;
       messages.set(msgKey(channel, ts), [message]);
       const { channel: _c, ...wire } = message;
       return { channel, ts, message: wire };
