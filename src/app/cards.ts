@@ -1,7 +1,9 @@
 import type { Resource } from "../config/policy.js";
 import { tryWithMutex } from "../jobs/mutex.js";
-import type { CardState } from "../slack/views.js";
-import { approvalCard, cardText } from "../slack/views.js";
+import { reviewCard, reviewCardText } from "../slack/breakglass-views.js";
+import { approvalCard, type CardState, cardText } from "../slack/views.js";
+import { scheduleApproverReminders } from "./approver-reminders.js";
+import { cardTargets, postMissingCopies, updateCopies } from "./card-copies.js";
 import type { Deps } from "./deps.js";
 
 type RequestWithParts = NonNullable<Awaited<ReturnType<typeof loadRequest>>>;
@@ -50,73 +52,39 @@ async function syncCardsNow(deps: Deps, requestId: string): Promise<void> {
   if (!request) return;
   const resource = deps.access.resource(request.resourceId);
   const card = toCardState(request, resource);
-  const blocks = approvalCard(card);
-  const text = cardText(card);
-  const posted = new Set(request.cards.map((c) => c.recipientId ?? c.channel));
-  if (request.status === "PENDING" && resource) {
-    const targets: { recipient: string; channel: () => Promise<string> }[] = [];
-    for (const approver of await deps.access.approvers(resource)) {
-      if (approver === request.requesterId && !resource.selfApproval) continue;
-      targets.push({ recipient: approver, channel: () => deps.messenger.dmChannel(approver) });
-    }
-    const channel = deps.policy.approvalsChannel;
-    if (channel) targets.push({ recipient: channel, channel: async () => channel });
-    for (const target of targets.filter((t) => !posted.has(t.recipient))) {
-      const message = await deps.messenger.post(await target.channel(), text, blocks);
-      try {
-        await deps.db.cardMessage.create({
+  // A break-glass request has no approval card: its copies are the review card, posted until reviewed.
+  const review = request.breakglass
+    ? { ...card, reviewOutcome: request.reviewOutcome, reviewedBy: request.reviewedBy }
+    : null;
+  const blocks = review ? reviewCard(review) : approvalCard(card);
+  const text = review ? reviewCardText(review) : cardText(card);
+  const open = review ? !review.reviewOutcome : request.status === "PENDING";
+  if (open && resource) {
+    await postMissingCopies(deps, {
+      targets: await cardTargets(deps, resource, request.requesterId, { review: Boolean(review) }),
+      posted: request.cards,
+      text,
+      blocks,
+      record: (message, recipient) =>
+        deps.db.cardMessage.create({
           data: {
             requestId,
             channel: message.channel,
             ts: message.ts,
-            recipientId: target.recipient,
+            recipientId: recipient,
             renderedStatus: card.status,
           },
-        });
-      } catch (error) {
-        // An unrecorded copy could never be updated and would keep live buttons forever; take it
-        // back, and the retried job posts it again.
-        await deps.messenger.remove(message.channel, message.ts).catch(() => undefined);
-        throw error;
-      }
-    }
+        }),
+    });
   }
-  await updateCopies(deps, request.cards, card.status, text, blocks);
-}
-
-/**
- * Slack errors that mean a copy can never be updated again (deleted, or its channel archived or
- * gone): retrying would fail forever, so such a copy counts as done.
- */
-const GONE = new Set(["message_not_found", "channel_not_found", "is_archived", "cant_update_message"]);
-
-/**
- * Updates every copy, even when one fails (a failing copy must not hold the others back), and
- * records on each copy the status it now shows; throws the first failure so the job retries.
- */
-async function updateCopies(
-  deps: Deps,
-  copies: { id: number; channel: string; ts: string }[],
-  status: CardState["status"],
-  text: string,
-  blocks: ReturnType<typeof approvalCard>,
-): Promise<void> {
-  let failure: unknown;
-  for (const copy of copies) {
-    try {
-      await deps.messenger.update(copy.channel, copy.ts, text, blocks);
-    } catch (error) {
-      const code = (error as { data?: { error?: string } }).data?.error;
-      if (!code || !GONE.has(code)) {
-        failure ??= error;
-        continue;
-      }
-      deps.logger.warn({ channel: copy.channel, err: code }, "approval card copy is gone; not updating it");
-    }
-    // The status this render showed, even if the request has moved on since: the copy then lags,
-    // and the job already queued for the newer status (or the reconciler) updates it again.
-    await deps.db.$executeRaw`
-      UPDATE "CardMessage" SET "renderedStatus" = ${status}::"RequestStatus" WHERE id = ${copy.id}`;
-  }
-  if (failure) throw failure;
+  if (request.status === "PENDING" && !review) await scheduleApproverReminders(deps, request);
+  await updateCopies(
+    deps,
+    request.cards,
+    text,
+    blocks,
+    (copyId) =>
+      deps.db.$executeRaw`
+      UPDATE "CardMessage" SET "renderedStatus" = ${card.status}::"RequestStatus" WHERE id = ${copyId}`,
+  );
 }

@@ -45,7 +45,8 @@ export async function explainResource(
         : "nobody approves their own request"),
     `  break-glass: ${resource.breakglass ? "allowed" : "not allowed"}`,
     `  identity needed: ${needed ? `${needed} (from the policy's identities${needed === "email" ? ", or the Slack profile" : ""})` : "none"}`,
-    "  extensions, pipelines and auto-approval: not available in this version",
+    `  extensions: at most ${resource.maxExtensions} per grant, each at most ${formatDuration(resource.maxDuration)}, decided like the request`,
+    "  pipelines and auto-approval: not available in this version",
   ];
   if (userId) lines.push(...(await explainUser(deps, resource, userId, needed)));
   return lines;

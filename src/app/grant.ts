@@ -7,6 +7,7 @@ import { type GrantResult, ProviderError } from "../providers/types.js";
 import { slackDate } from "../slack/views.js";
 import type { Prisma } from "../store/db.js";
 import type { Deps } from "./deps.js";
+import { scheduleExpiryReminder } from "./expiry-reminder.js";
 import { recordNotified } from "./notify.js";
 import { providerContext, safeErrorMessage } from "./provider-context.js";
 import { transition } from "./transition.js";
@@ -46,6 +47,7 @@ export async function runGrant(deps: Deps, grantId: string, attempt: { isLast: b
   }
   if (outcome.kind === "nothing") return;
   deps.metrics.transitions.inc({ status: "active" });
+  await scheduleExpiryReminder(deps, grantId, 0, outcome.expiresAt);
   await enqueueCardSync(deps.queue, request.id);
   try {
     await deps.messenger.dm(request.requesterId, grantedMessage(request, outcome.expiresAt, outcome.result));

@@ -26,6 +26,20 @@ export class Messenger {
     return { channel: answer.channel, ts: answer.ts };
   }
 
+  /** A reply in the thread of `threadTs` (a message of jit's in `channel`), or nothing if it is gone. */
+  async reply(channel: string, threadTs: string, text: string): Promise<"threaded" | "parent-gone"> {
+    const answer = await this.client.chat.postMessage({
+      channel,
+      thread_ts: threadTs,
+      text,
+      unfurl_links: false,
+    });
+    if (answer.message?.thread_ts) return "threaded";
+    // Slack posts a reply to a deleted message un-threaded, without failing: take the loose post back.
+    if (answer.ts) await this.remove(channel, answer.ts).catch(() => undefined);
+    return "parent-gone";
+  }
+
   async dm(userId: string, text: string, blocks?: KnownBlock[]): Promise<void> {
     await this.post(await this.dmChannel(userId), text, blocks);
   }

@@ -24,13 +24,18 @@ export async function listResources(deps: Deps, userId: string): Promise<string>
   ].join("\n");
 }
 
-export async function listMine(deps: Deps, userId: string): Promise<string> {
-  const mine = await deps.db.accessRequest.findMany({
+/** The person's live requests and grants, newest first (`/jit list`, App Home). */
+export function myRequests(deps: Deps, userId: string) {
+  return deps.db.accessRequest.findMany({
     where: { requesterId: userId, status: { in: ["PENDING", "APPROVED", "ACTIVE"] } },
     include: requestInclude,
     orderBy: { createdAt: "desc" },
     take: 50,
   });
+}
+
+/** Pending requests this person may decide on and has not voted on yet, oldest first. */
+export async function awaitingDecision(deps: Deps, userId: string) {
   const pending = await deps.db.accessRequest.findMany({
     where: { status: "PENDING", decisions: { none: { approverId: userId } } },
     include: requestInclude,
@@ -43,6 +48,12 @@ export async function listMine(deps: Deps, userId: string): Promise<string> {
     if (resource && !(await deps.access.refusalToDecide(resource, userId, request.requesterId)))
       awaiting.push(request);
   }
+  return awaiting;
+}
+
+export async function listMine(deps: Deps, userId: string): Promise<string> {
+  const mine = await myRequests(deps, userId);
+  const awaiting = await awaitingDecision(deps, userId);
   const render = (rows: typeof mine) =>
     rows.map((r) => `• ${requestLine(toCardState(r, deps.access.resource(r.resourceId)))}`);
   return [

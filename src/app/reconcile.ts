@@ -1,5 +1,6 @@
 import { enqueueCardSync, ensureGrantJob, scheduleRevoke } from "../jobs/schedule.js";
 import type { Deps } from "./deps.js";
+import { reconcileExtensions } from "./extension-followups.js";
 import { failLateGrant, grantDeadline } from "./grant.js";
 import { repairFollowUps } from "./repair-follow-ups.js";
 import { runTimeout } from "./timeout.js";
@@ -65,6 +66,7 @@ export async function reconcile(
   });
   for (const request of unposted) await enqueueCardSync(deps.queue, request.id);
   await repairFollowUps(deps);
+  await reconcileExtensions(deps, stale);
   return { revoking, active: open.length - revoking, regranting };
 }
 

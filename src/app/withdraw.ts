@@ -60,12 +60,37 @@ export async function revokeEarly(
       `${requestId} is ${request.status.toLowerCase().replace("_", " ")}; there is no active access to revoke.`,
     );
   }
+  const marked = await endGrantNow(
+    deps,
+    { grantId: grant.id, requestId, resourceId: request.resourceId },
+    userId,
+    reason,
+  );
+  return ok(
+    marked
+      ? `Revoking ${requestId} now; I will confirm by DM.`
+      : `${requestId} is already ending; I will confirm by DM.`,
+    requestId,
+  );
+}
+
+/**
+ * Ends a grant now on someone's word (an early revoke, a flagged break-glass): marks it, then
+ * schedules its revocation at once and updates its cards. Returns false when it was already ending
+ * (or past its expiry, being expired by its own job); the revocation is scheduled either way.
+ */
+export async function endGrantNow(
+  deps: Deps,
+  target: { grantId: string; requestId: string; resourceId: string },
+  userId: string,
+  reason?: string,
+): Promise<boolean> {
   const marked = await deps.db.$transaction(async (tx) => {
     // A grant already past its expiry is being expired by its own job; marking it revoked as well
     // would record two endings for one grant.
     const { count } = await tx.grant.updateMany({
       where: {
-        id: grant.id,
+        id: target.grantId,
         endedAt: null,
         revokeRequestedAt: null,
         OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }],
@@ -76,19 +101,14 @@ export async function revokeEarly(
       await appendAudit(tx, {
         actor: userId,
         action: "grant.revoke-requested",
-        requestId,
-        resourceId: request.resourceId,
-        details: { grantId: grant.id, reason: reason ?? null },
+        requestId: target.requestId,
+        resourceId: target.resourceId,
+        details: { grantId: target.grantId, reason: reason ?? null },
       });
     }
     return count === 1;
   });
-  await scheduleRevoke(deps.queue, grant.id, "now");
-  await enqueueCardSync(deps.queue, requestId);
-  return ok(
-    marked
-      ? `Revoking ${requestId} now; I will confirm by DM.`
-      : `${requestId} is already ending; I will confirm by DM.`,
-    requestId,
-  );
+  await scheduleRevoke(deps.queue, target.grantId, "now");
+  await enqueueCardSync(deps.queue, target.requestId);
+  return marked;
 }

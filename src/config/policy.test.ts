@@ -80,6 +80,8 @@ describe("parsePolicy: valid files", () => {
       maxPendingPerUser: 5,
       approvalsChannel: "C0APPROVALS",
       audit: { channel: "C0AUDIT", schedule: "0 9 * * 1-5", timezone: "UTC" },
+      reminders: { beforeExpiry: 600 },
+      breakglassReview: 86_400,
       resources: [
         {
           id: "staging-db",
@@ -92,6 +94,7 @@ describe("parsePolicy: valid files", () => {
           requiredApprovals: 1,
           selfApproval: false,
           breakglass: false,
+          maxExtensions: 3,
         },
         {
           id: "deploy-hook",
@@ -103,6 +106,7 @@ describe("parsePolicy: valid files", () => {
           requiredApprovals: 1,
           selfApproval: false,
           breakglass: false,
+          maxExtensions: 3,
         },
       ],
       identities: {},
@@ -121,6 +125,9 @@ describe("parsePolicy: valid files", () => {
     expect(only?.requiredApprovals).toBe(1);
     expect(only?.selfApproval).toBe(false);
     expect(only?.breakglass).toBe(false);
+    expect(only?.maxExtensions).toBe(3);
+    expect(parsed.reminders).toEqual({ beforeExpiry: 600 });
+    expect(parsed.breakglassReview).toBe(86_400);
     expect(only?.requesters).toBeUndefined();
     expect(only?.approvers).toEqual({ users: ["U0LEAD1"], groups: [] });
   });

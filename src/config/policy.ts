@@ -68,6 +68,10 @@ const Resource = z
     requiredApprovals: z.number().int().min(1).default(1),
     selfApproval: z.boolean().default(false),
     breakglass: z.boolean().default(false),
+    /** Approved extensions one grant may take (src/app/extend.ts). */
+    maxExtensions: z.number().int().min(0).default(3),
+    /** Remind approvers who have not voted after this, then after twice as long, … (default off). */
+    remindApprovers: Duration.optional(),
   })
   .strict()
   .superRefine(
@@ -152,6 +156,13 @@ export const PolicySchema = z
       })
       .strict()
       .default({ timezone: "UTC" }),
+    /** The grantee's DM with an Extend button comes this long before expiry (grants ≥ twice as long). */
+    reminders: z
+      .object({ beforeExpiry: Duration.default(600) })
+      .strict()
+      .default({ beforeExpiry: 600 }),
+    /** A break-glass grant nobody has reviewed after this long is alerted again. */
+    breakglassReview: Duration.default(86_400),
     resources: z.array(Resource).min(1, "must list at least one resource"),
     identities: Identities.default({}),
   })

@@ -76,12 +76,14 @@ const DOCS: Record<CommandKind, CommandDoc> = {
   extend: {
     usage: "/jit extend <id> <duration> <reason…>",
     example: "/jit extend R-7KQ2 30m migration still running",
-    description: "ask approval to push the expiry out",
+    description:
+      "ask your grant's approvers for more time (each at most the resource's max duration; a few times per grant)",
   },
   breakglass: {
     usage: "/jit breakglass <resource> <duration> <reason…>",
     example: "/jit breakglass prod-db 30m incident INC-42",
-    description: "immediate access where the resource allows it; alerts loudly and is reviewed afterwards",
+    description:
+      "immediate access where the resource allows it (breakglass: true); alerts the audit and approvals channels and is reviewed by its approvers afterwards",
   },
   audit: {
     usage: "/jit audit [24h|7d|30d]",

@@ -13,13 +13,28 @@ export type JobData =
   | { name: "notify"; requestId: string; event: string }
   | { name: "reconcile" }
   | { name: "audit-summary" }
-  | { name: "audit-checkpoint" };
+  | { name: "audit-checkpoint" }
+  | { name: "extend"; extensionId: string }
+  | { name: "extension-cards"; extensionId: string }
+  | { name: "extension-notify"; extensionId: string; event: string }
+  | { name: "extension-timeout"; extensionId: string }
+  | { name: "remind"; grantId: string; n: number }
+  | { name: "breakglass-alert"; requestId: string; kind: "used" | "repeat" | "flagged"; n: number }
+  | { name: "approver-remind"; requestId: string; k: number };
 
 export const jobId = {
   grant: (grantId: string) => `grant-${grantId}`,
   revoke: (grantId: string) => `revoke-${grantId}`,
   timeout: (requestId: string) => `timeout-${requestId}`,
   notify: (requestId: string, event: string) => `notify-${requestId}-${event}`,
+  extend: (extensionId: string) => `extend-${extensionId}`,
+  extensionNotify: (extensionId: string, event: string) => `extension-notify-${extensionId}-${event}`,
+  extensionTimeout: (extensionId: string) => `extension-timeout-${extensionId}`,
+  /** The expiry reminder for a grant's `n`th expiry (0: the original, n: after n extensions). */
+  remind: (grantId: string, n: number) => `remind-${grantId}-${n}`,
+  approverRemind: (requestId: string, k: number) => `approver-remind-${requestId}-${k}`,
+  breakglassAlert: (requestId: string, kind: string, n: number) =>
+    `breakglass-alert-${requestId}-${kind}-${n}`,
   /** The reconciler's card repair: one per request at a time, however long Slack stays down. */
   cardsRepair: (requestId: string) => `cards-repair-${requestId}`,
 };
@@ -45,10 +60,15 @@ export function enqueueGrant(queue: Queue, grantId: string) {
  * Makes sure a grant job exists: the reconciler's repair for an approval whose job was lost or
  * failed for good (a failed job keeps its id, so adding it again would be a no-op).
  */
-export async function ensureGrantJob(queue: Queue, grantId: string): Promise<void> {
-  const existing = await queue.getJob(jobId.grant(grantId));
+export function ensureGrantJob(queue: Queue, grantId: string): Promise<void> {
+  return ensureJob(queue, jobId.grant(grantId), () => enqueueGrant(queue, grantId));
+}
+
+/** Makes sure the job with this deterministic id exists: added when missing, retried when failed. */
+export async function ensureJob(queue: Queue, id: string, add: () => Promise<unknown>): Promise<void> {
+  const existing = await queue.getJob(id);
   if (!existing) {
-    await enqueueGrant(queue, grantId);
+    await add();
     return;
   }
   if ((await existing.getState()) === "failed") await existing.retry("failed");
@@ -169,4 +189,86 @@ export async function requeue(
 export function cardRepairJob(requestId: string) {
   const job = cardSyncJob(requestId);
   return { ...job, opts: { ...job.opts, jobId: jobId.cardsRepair(requestId) } };
+}
+
+/** Applies an approved extension (provider first, then the clock); retried like a grant. */
+export function enqueueExtend(queue: Queue, extensionId: string) {
+  return queue.add(
+    "extend",
+    { name: "extend", extensionId },
+    { ...retrySome, jobId: jobId.extend(extensionId) },
+  );
+}
+
+export function enqueueExtensionCards(queue: Queue, extensionId: string) {
+  return queue.add(
+    "extension-cards",
+    { name: "extension-cards", extensionId },
+    { ...retrySome, priority: MESSAGE_PRIORITY },
+  );
+}
+
+export function enqueueExtensionNotify(queue: Queue, extensionId: string, event: string) {
+  return queue.add(
+    "extension-notify",
+    { name: "extension-notify", extensionId, event },
+    { ...retrySome, jobId: jobId.extensionNotify(extensionId, event), priority: MESSAGE_PRIORITY },
+  );
+}
+
+export function scheduleExtensionTimeout(queue: Queue, extensionId: string, at: Date) {
+  return queue.add(
+    "extension-timeout",
+    { name: "extension-timeout", extensionId },
+    {
+      ...retrySome,
+      jobId: jobId.extensionTimeout(extensionId),
+      delay: Math.max(0, at.getTime() - Date.now()),
+    },
+  );
+}
+
+/**
+ * The grantee's reminder before the `n`th expiry. The deterministic id makes scheduling it twice
+ * (two replicas, a retried job) one job; the job itself checks a marker in PostgreSQL before it DMs.
+ */
+export function scheduleReminder(queue: Queue, grantId: string, n: number, at: Date) {
+  return queue.add(
+    "remind",
+    { name: "remind", grantId, n },
+    { ...retrySome, jobId: jobId.remind(grantId, n), delay: Math.max(0, at.getTime() - Date.now()) },
+  );
+}
+
+/** A break-glass alert (its use, the `n`th repeat while unreviewed, or a flag): one job per id. */
+export function scheduleBreakglassAlert(
+  queue: Queue,
+  requestId: string,
+  kind: "used" | "repeat" | "flagged",
+  n: number,
+  at: Date,
+) {
+  return queue.add(
+    "breakglass-alert",
+    { name: "breakglass-alert", requestId, kind, n },
+    {
+      ...retrySome,
+      jobId: jobId.breakglassAlert(requestId, kind, n),
+      delay: Math.max(0, at.getTime() - Date.now()),
+    },
+  );
+}
+
+/** The `k`th reminder to a request's approvers who have not voted; one job per id. */
+export function scheduleApproverReminder(queue: Queue, requestId: string, k: number, at: Date) {
+  return queue.add(
+    "approver-remind",
+    { name: "approver-remind", requestId, k },
+    {
+      ...retrySome,
+      jobId: jobId.approverRemind(requestId, k),
+      delay: Math.max(0, at.getTime() - Date.now()),
+      priority: MESSAGE_PRIORITY,
+    },
+  );
 }

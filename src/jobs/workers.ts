@@ -1,7 +1,12 @@
 import { DelayedError, type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import { runApproverReminder } from "../app/approver-reminders.js";
+import { runBreakglassAlert } from "../app/breakglass.js";
 import { syncCards } from "../app/cards.js";
 import type { Deps } from "../app/deps.js";
+import { runReminder } from "../app/expiry-reminder.js";
+import { runExtend } from "../app/extension-apply.js";
+import { runExtensionNotify, runExtensionTimeout, syncExtensionCards } from "../app/extension-followups.js";
 import { runGrant } from "../app/grant.js";
 import { runNotify } from "../app/notify.js";
 import { reconcile } from "../app/reconcile.js";
@@ -48,6 +53,24 @@ async function process(deps: Deps, job: Job<JobData>, token?: string): Promise<v
     case "audit-summary":
     case "audit-checkpoint":
       return runAuditJob(deps, job);
+    case "extend":
+      return runExtend(deps, data.extensionId, { isLast: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) });
+    case "extension-cards":
+      if (!(await syncExtensionCards(deps, data.extensionId))) {
+        await job.moveToDelayed(Date.now() + 250, token);
+        throw new DelayedError();
+      }
+      return;
+    case "extension-notify":
+      return runExtensionNotify(deps, data.extensionId, data.event);
+    case "extension-timeout":
+      return runExtensionTimeout(deps, data.extensionId);
+    case "remind":
+      return runReminder(deps, data.grantId, data.n);
+    case "approver-remind":
+      return runApproverReminder(deps, data.requestId, data.k);
+    case "breakglass-alert":
+      return runBreakglassAlert(deps, data.requestId, data.kind, data.n);
   }
 }
 

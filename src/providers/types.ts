@@ -32,6 +32,12 @@ export interface GrantResult {
   secrets?: Record<string, string>;
 }
 
+/** A grant whose access goes on longer: `expiresAt` is the new expiry, never earlier than the old. */
+export interface ExtendContext extends GrantContext {
+  /** Which extension of this grant (1, 2, …): the same on every retry, so receivers can deduplicate. */
+  extension: number;
+}
+
 export interface AccessProvider {
   /**
    * The identity this provider acts on (a key of {@link GrantContext.identities}), for providers
@@ -47,6 +53,12 @@ export interface AccessProvider {
    * Optional: providers whose objects cannot be listed by grant do without.
    */
   sweep?(liveGrantIds: ReadonlySet<string>, options?: { minAgeMs?: number }): Promise<unknown[]>;
+  /**
+   * Moves the end of this grant's access to `ctx.expiresAt` without interrupting it; idempotent.
+   * Optional: a provider whose access carries no expiry of its own (jit's revocation ends it) needs
+   * none, and an extension then only moves jit's clock. Missing access is a failure, not success.
+   */
+  extend?(ctx: ExtendContext): Promise<void>;
   /** Cheap reachability check used by `jit config check --connect` and readiness diagnostics. */
   check(): Promise<void>;
   /** Releases pools and sockets. */

@@ -25,7 +25,7 @@ export interface CardState {
   lastError?: string | null;
 }
 
-const mention = (userId: string) => `<@${userId}>`;
+export const mention = (userId: string) => `<@${userId}>`;
 
 /** A mrkdwn text object that Slack renders as written (see the note above). */
 export const mrkdwn = (text: string): MrkdwnElement => ({ type: "mrkdwn", text, verbatim: true });
@@ -68,6 +68,14 @@ function outcomeLine(card: CardState): string {
   }
 }
 
+/** The reason a person typed, escaped and cut to fit one section. */
+export function reasonSection(reason: string): KnownBlock {
+  return {
+    type: "section",
+    text: mrkdwn(`${REASON_LABEL}${escapeMrkdwnWithin(reason, SECTION_MAX - REASON_LABEL.length)}`),
+  };
+}
+
 export function cardText(card: CardState): string {
   return `${card.id}: ${card.requesterId} requests ${card.resourceId} for ${formatDuration(card.durationSec)} (${card.status.toLowerCase()})`;
 }
@@ -81,10 +89,7 @@ export function approvalCard(card: CardState): KnownBlock[] {
           `(\`${escapeMrkdwn(card.resourceId)}\`) for *${formatDuration(card.durationSec)}*`,
       ),
     },
-    {
-      type: "section",
-      text: mrkdwn(`${REASON_LABEL}${escapeMrkdwnWithin(card.reason, SECTION_MAX - REASON_LABEL.length)}`),
-    },
+    reasonSection(card.reason),
     {
       type: "context",
       elements: [mrkdwn(`Request \`${card.id}\` · needs ${card.requiredApprovals} approval(s)`)],

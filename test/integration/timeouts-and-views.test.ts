@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, SIGNING_SECRET, startHarness } from "../support/harness.js";
 import { cardsOf, dmsTo, fileRequest, hasButtons, waitForStatus } from "../support/lifecycle.js";
 import { policyWith } from "../support/policies.js";
-import { sendSigned, slashCommandBody, submitView } from "../support/slack-requests.js";
+import { submitView } from "../support/slack-requests.js";
 import { waitFor } from "../support/wait.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.js";
 
@@ -56,20 +56,6 @@ describe("read-only commands", () => {
     const stranger = await h.reply((await h.command("U0BOB", `status ${id}`)).responseUrl);
     expect(stranger).toContain(`There is no request ${id} that you can see`);
   });
-
-  it.each(["extend R-AAAA 1h more", "breakglass deploy-hook 1h fire"])(
-    "%s answers that it is not available yet",
-    async (text) => {
-      const result = await sendSigned(
-        h.url,
-        slashCommandBody({ text, userId: "U0ADMIN", responseUrl: h.standin.responseUrl() }),
-        {
-          secret: SIGNING_SECRET,
-        },
-      );
-      expect((result.json as { text: string }).text).toContain("is not available yet");
-    },
-  );
 });
 
 describe("the request modal", () => {

@@ -283,6 +283,44 @@ describe("Slack Web API stand-in", () => {
     expect((await slackError(client.views.update({ view_id: "VNOPE", view }))).data.error).toBe("not_found");
   });
 
+  it("publishes one Home per user, keeps its id, and refuses a Home over Slack's 100 blocks", async () => {
+    const section = (i: number) => ({
+      type: "section" as const,
+      text: { type: "mrkdwn" as const, text: `line ${i}` },
+    });
+    const home = (n: number) => ({
+      type: "home" as const,
+      blocks: Array.from({ length: n }, (_, i) => section(i)),
+    });
+    const first = await client.views.publish({ user_id: "U0HOME", view: home(100) });
+    const again = await client.views.publish({ user_id: "U0HOME", view: home(2) });
+    expect(again.view?.id).toBe(first.view?.id);
+    expect(standin.homeOf("U0HOME")?.blocks).toHaveLength(2);
+    const refused = await slackError(client.views.publish({ user_id: "U0HOME", view: home(101) }));
+    expect(refused.data.error).toBe("invalid_arguments");
+    expect(standin.homeOf("U0HOME")?.blocks).toHaveLength(2); // unchanged
+    const modal = { type: "modal" as const, title: { type: "plain_text" as const, text: "x" }, blocks: [] };
+    expect((await slackError(client.views.publish({ user_id: "U0HOME", view: modal }))).data.error).toBe(
+      "invalid_arguments",
+    );
+  });
+
+  it("threads a reply under an existing message, and posts it un-threaded (no error) when the parent is gone", async () => {
+    const parent = await client.chat.postMessage({ channel: "C0THREAD", text: "card" });
+    const reply = await client.chat.postMessage({
+      channel: "C0THREAD",
+      text: "reminder",
+      thread_ts: parent.ts,
+    });
+    expect(reply.message?.thread_ts).toBe(parent.ts);
+    const nested = await client.chat.postMessage({ channel: "C0THREAD", text: "again", thread_ts: reply.ts });
+    expect(nested.message?.thread_ts).toBe(parent.ts); // a reply's ts names its parent's thread
+    await client.chat.delete({ channel: "C0THREAD", ts: parent.ts as string });
+    const orphan = await client.chat.postMessage({ channel: "C0THREAD", text: "late", thread_ts: parent.ts });
+    expect(orphan.ok).toBe(true);
+    expect(orphan.message?.thread_ts).toBeUndefined();
+  });
+
   it("records what is posted to a response_url", async () => {
     const url = standin.responseUrl("cmd-1");
     const res = await fetch(url, {

@@ -148,6 +148,8 @@ export interface SlackStandin {
   ephemeralsTo(user: string, channel?: string): EphemeralMessage[];
   /** Modals opened/updated, by view id. */
   view(id: string): SlackArgs | undefined;
+  /** The Home tab last published for a user (`views.publish`), or undefined. */
+  homeOf(userId: string): SlackArgs | undefined;
   readonly views: readonly SlackArgs[];
   /** Files uploaded through files.getUploadURLExternal → upload URL → files.completeUploadExternal. */
   readonly files: readonly StandinFile[];
@@ -446,6 +448,8 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
       throw new SlackError(error, messages);
     },
   );
+  /** Like Slack: one Home view per user, whose id stays the same across publishes. */
+  const homes = new Map<string, string>();
   const openedDms = new Set<string>();
   const responseUses = new Map<string, number>();
   let lastMicros = 0;
@@ -567,8 +571,12 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
       };
       if (Array.isArray(args.blocks)) message.blocks = args.blocks;
       if (Array.isArray(args.attachments)) message.attachments = args.attachments;
+      // Like Slack: a reply joins the thread of a message that exists in this channel (a reply's own
+      // ts names its parent's thread); when the parent is gone Slack does not fail, it posts the
+      // message un-threaded, and only the missing `thread_ts` in the answer tells.
       const threadTs = str(args.thread_ts);
-      if (threadTs !== undefined) message.thread_ts = threadTs;
+      const parent = threadTs === undefined ? undefined : current(messages.get(msgKey(channel, threadTs)));
+      if (parent) message.thread_ts = parent.thread_ts ?? parent.ts;
       messages.set(msgKey(channel, ts), [message]);
       const { channel: _c, ...wire } = message;
       return { channel, ts, message: wire };
@@ -670,10 +678,14 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
       return { view: storeView(args.view, String(found.id), found) };
     },
     "views.publish": (args) => {
-      required(args, "user_id");
+      const user = required(args, "user_id");
+      // Slack's limits for a Home tab: type home, at most 100 blocks (validateView), and the
+      // usual per-block rules; a publish that breaks one is refused and changes nothing.
       validateView(args.view, ["home"]);
-      viewSeq += 1;
-      return { view: storeView(args.view, `V${String(viewSeq).padStart(10, "0")}`) };
+      const previous = homes.get(user);
+      const id = previous ?? `V${String(++viewSeq).padStart(10, "0")}`;
+      homes.set(user, id);
+      return { view: storeView(args.view, id, previous ? views.get(previous) : undefined) };
     },
     "usergroups.users.list": (args) => {
       const group = str(args.usergroup);
@@ -945,6 +957,10 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
         (e) => e.user === user && (channel === undefined || e.channel === resolveChannel(channel)),
       ),
     view: (id) => views.get(id),
+    homeOf: (userId) => {
+      const id = homes.get(userId);
+      return id === undefined ? undefined : views.get(id);
+    },
     get views() {
       return [...views.values()];
     },
@@ -967,6 +983,7 @@ export async function startSlackStandin(opts: SlackStandinOptions = {}): Promise
       messages.clear();
       ephemerals.length = 0;
       views.clear();
+      homes.clear();
       failures.clear();
       latency.clear();
       customHandlers.clear();

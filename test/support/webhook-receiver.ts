@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 
 /** A request the receiver accepted: signature and timestamp verified, JSON parsed. */
 export interface ReceivedWebhook {
-  event: "grant" | "revoke";
+  event: "grant" | "revoke" | "extend";
   body: Record<string, unknown>;
   raw: string;
   headers: IncomingHttpHeaders;
@@ -159,9 +159,11 @@ export async function startWebhookReceiver({
       } catch {
         return reject("bad-json");
       }
-      const event = body.event === "revoke" ? "revoke" : "grant";
+      const event = body.event === "revoke" || body.event === "extend" ? body.event : "grant";
       receiver.events.push({ event, body, raw, headers });
       const grantId = String(body.grantId);
+      // An extension of a grant the receiver does not hold is refused, as a careful receiver would.
+      if (event === "extend") return receiver.active.has(grantId) ? reply(200, "extended") : reply(404);
       if (event === "grant") {
         receiver.active.add(grantId);
         return reply(200, "granted");

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import type { AccessProvider, GrantContext, GrantResult } from "../types.js";
+import type { AccessProvider, ExtendContext, GrantContext, GrantResult } from "../types.js";
 import { ProviderError } from "../types.js";
 import { toProviderError } from "./errors.js";
 import { databasesWithObjectsOf, disposeOwned, unfitOwnerReason } from "./owned-objects.js";
@@ -157,6 +157,35 @@ export class PostgresProvider implements AccessProvider {
       if (error instanceof pg.DatabaseError && error.code === "42704" && !(await this.#roleLives(role)))
         return;
       throw toProviderError(error, `could not revoke role "${role}"`, [this.#adminPassword]);
+    }
+  }
+
+  /**
+   * Moves the role's `VALID UNTIL` to the new expiry (never earlier): open sessions are untouched,
+   * and new logins keep working past the old expiry. Only the validity changes, so a role that a
+   * revocation already made NOLOGIN stays that way; a role that is gone is an error (nothing to extend).
+   */
+  async extend(ctx: ExtendContext): Promise<void> {
+    const role = roleNameFor(ctx);
+    const until = ctx.expiresAt.toISOString();
+    try {
+      await this.#transaction(role, async (client) => {
+        const found = await client.query<{ later: boolean }>(
+          "SELECT rolvaliduntil IS NOT NULL AND rolvaliduntil < $2::timestamptz AS later FROM pg_roles WHERE rolname = $1",
+          [role, until],
+        );
+        const row = found.rows[0];
+        if (!row)
+          throw new ProviderError(`postgres: role "${role}" does not exist; nothing to extend`, false);
+        if (row.later) {
+          await client.query(
+            `ALTER ROLE ${pg.escapeIdentifier(role)} VALID UNTIL ${pg.escapeLiteral(until)}`,
+          );
+        }
+      });
+    } catch (error) {
+      if (error instanceof ProviderError) throw error;
+      throw toProviderError(error, `could not extend role "${role}"`, [this.#adminPassword]);
     }
   }
 

@@ -1,4 +1,4 @@
-import type { AccessProvider, GrantContext, GrantResult } from "../types.js";
+import type { AccessProvider, ExtendContext, GrantContext, GrantResult } from "../types.js";
 import { ProviderError } from "../types.js";
 import { parseDuration } from "./duration.js";
 import type { WebhookSettings } from "./settings.js";
@@ -7,7 +7,7 @@ import { urlScrubber, webhookHost } from "./url.js";
 
 /** The JSON body POSTed to the receiver. Absent `email`/`name` are sent as `null`, never omitted. */
 export interface WebhookEvent {
-  event: "grant" | "revoke";
+  event: "grant" | "revoke" | "extend";
   grantId: string;
   requestId: string;
   resource: string;
@@ -38,10 +38,11 @@ const BODY_SNIPPET = 200;
 /**
  * The `X-JIT-Delivery` id of one event: the same on every retry, from any worker, even after a
  * crash (it is derived, never stored), so a receiver can drop duplicates; grant and revoke of one
- * grant differ. Not secret: the body carries the same grant id.
+ * grant differ, and so does each extension (`<grantId>:extend:<n>`). Not secret: the body carries
+ * the same grant id.
  */
-export function deliveryId(event: WebhookEvent["event"], grantId: string): string {
-  return `${grantId}:${event}`;
+export function deliveryId(event: WebhookEvent["event"], grantId: string, extension?: number): string {
+  return event === "extend" ? `${grantId}:extend:${extension ?? 1}` : `${grantId}:${event}`;
 }
 
 /**
@@ -76,6 +77,11 @@ export class WebhookProvider implements AccessProvider {
     await this.#post("revoke", ctx);
   }
 
+  /** The `extend` event: the same body with the new `expiresAt`. */
+  async extend(ctx: ExtendContext): Promise<void> {
+    await this.#post("extend", ctx, ctx.extension);
+  }
+
   /**
    * Reachability only: an unsigned `HEAD` (safe by HTTP semantics, so no receiver acts on it).
    * Any answer below 500 — including 401, 404 or 405 — proves something is listening; network
@@ -102,7 +108,7 @@ export class WebhookProvider implements AccessProvider {
 
   async close(): Promise<void> {}
 
-  async #post(event: WebhookEvent["event"], ctx: GrantContext): Promise<void> {
+  async #post(event: WebhookEvent["event"], ctx: GrantContext, extension?: number): Promise<void> {
     const body = JSON.stringify(webhookEvent(event, ctx));
     const timestamp = String(Math.floor(Date.now() / 1000));
     const what = `webhook ${event} of grant ${ctx.grantId} to ${this.endpoint}`;
@@ -114,7 +120,7 @@ export class WebhookProvider implements AccessProvider {
           "Content-Type": "application/json",
           "X-JIT-Timestamp": timestamp,
           "X-JIT-Signature": signWebhook(this.#secret, timestamp, body),
-          "X-JIT-Delivery": deliveryId(event, ctx.grantId),
+          "X-JIT-Delivery": deliveryId(event, ctx.grantId, extension),
         },
         body,
         redirect: "manual",

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "CardMessage" ADD COLUMN     "reminders" INTEGER NOT NULL DEFAULT 0;
+
