@@ -36,7 +36,7 @@ async function deliverTwice(body: string, overlap: boolean) {
 const duplicatesLogged = () =>
   rig.processes
     .flatMap((p) => p.logs())
-    .filter((l) => String(l.msg).startsWith("duplicate delivery of a request command")).length;
+    .filter((l) => String(l.msg).startsWith("duplicate delivery of a command")).length;
 
 let n = 0;
 function slashBody(userId: string, text: string) {
