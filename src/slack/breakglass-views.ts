@@ -1,7 +1,7 @@
 import type { KnownBlock } from "@slack/types";
 import { formatDuration } from "../domain/duration.js";
 import { escapeMrkdwn, escapeMrkdwnWithin } from "../domain/mrkdwn.js";
-import { type CardState, mention, mrkdwn, reasonSection, slackDate } from "./views.js";
+import { type CardState, choiceButtons, mention, mrkdwn, reasonSection, slackDate } from "./views.js";
 import { ACTION_BREAKGLASS_ACK, ACTION_BREAKGLASS_FLAG } from "./wire.js";
 
 /** A break-glass request as its review card shows it. */
@@ -79,26 +79,14 @@ export function reviewCard(card: ReviewCardState): KnownBlock[] {
     { type: "section", text: mrkdwn(reviewLine(card)) },
   ];
   if (!card.reviewOutcome) {
-    blocks.push({
-      type: "actions",
-      block_id: `review:${card.id}`,
-      elements: [
-        {
-          type: "button",
-          action_id: ACTION_BREAKGLASS_ACK,
-          text: { type: "plain_text", text: "Acknowledge" },
-          style: "primary",
-          value: card.id,
-        },
-        {
-          type: "button",
-          action_id: ACTION_BREAKGLASS_FLAG,
-          text: { type: "plain_text", text: "Flag" },
-          style: "danger",
-          value: card.id,
-        },
-      ],
-    });
+    blocks.push(
+      choiceButtons(
+        `review:${card.id}`,
+        card.id,
+        [ACTION_BREAKGLASS_ACK, "Acknowledge"],
+        [ACTION_BREAKGLASS_FLAG, "Flag"],
+      ),
+    );
   }
   return blocks;
 }

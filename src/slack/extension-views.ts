@@ -1,7 +1,7 @@
 import type { KnownBlock, View } from "@slack/types";
 import { formatDuration } from "../domain/duration.js";
 import { escapeMrkdwn } from "../domain/mrkdwn.js";
-import { mention, mrkdwn, reasonSection, slackDate } from "./views.js";
+import { choiceButtons, mention, mrkdwn, reasonSection, slackDate } from "./views.js";
 import {
   ACTION_EXTEND_OPEN,
   ACTION_EXTENSION_APPROVE,
@@ -82,26 +82,14 @@ export function extensionCard(card: ExtensionCardState): KnownBlock[] {
     { type: "section", text: mrkdwn(outcomeLine(card)) },
   ];
   if (card.status === "PENDING") {
-    blocks.push({
-      type: "actions",
-      block_id: `extension:${card.id}`,
-      elements: [
-        {
-          type: "button",
-          action_id: ACTION_EXTENSION_APPROVE,
-          text: { type: "plain_text", text: "Approve" },
-          style: "primary",
-          value: card.id,
-        },
-        {
-          type: "button",
-          action_id: ACTION_EXTENSION_DENY,
-          text: { type: "plain_text", text: "Deny" },
-          style: "danger",
-          value: card.id,
-        },
-      ],
-    });
+    blocks.push(
+      choiceButtons(
+        `extension:${card.id}`,
+        card.id,
+        [ACTION_EXTENSION_APPROVE, "Approve"],
+        [ACTION_EXTENSION_DENY, "Deny"],
+      ),
+    );
   }
   return blocks;
 }

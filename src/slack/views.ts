@@ -97,28 +97,32 @@ export function approvalCard(card: CardState): KnownBlock[] {
     { type: "section", text: mrkdwn(outcomeLine(card)) },
   ];
   if (card.status === "PENDING") {
-    blocks.push({
-      type: "actions",
-      block_id: `decide:${card.id}`,
-      elements: [
-        {
-          type: "button",
-          action_id: ACTION_APPROVE,
-          text: { type: "plain_text", text: "Approve" },
-          style: "primary",
-          value: card.id,
-        },
-        {
-          type: "button",
-          action_id: ACTION_DENY,
-          text: { type: "plain_text", text: "Deny" },
-          style: "danger",
-          value: card.id,
-        },
-      ],
-    });
+    blocks.push(
+      choiceButtons(`decide:${card.id}`, card.id, [ACTION_APPROVE, "Approve"], [ACTION_DENY, "Deny"]),
+    );
   }
   return blocks;
+}
+
+/** A card's two buttons: go ahead (primary) and stop (danger), both carrying `value`. */
+export function choiceButtons(
+  blockId: string,
+  value: string,
+  [yesAction, yesText]: [string, string],
+  [noAction, noText]: [string, string],
+): KnownBlock {
+  const button = (actionId: string, text: string, style: "primary" | "danger") => ({
+    type: "button" as const,
+    action_id: actionId,
+    text: { type: "plain_text" as const, text },
+    style,
+    value,
+  });
+  return {
+    type: "actions",
+    block_id: blockId,
+    elements: [button(yesAction, yesText, "primary"), button(noAction, noText, "danger")],
+  };
 }
 
 /** One line per request for `/jit list` and `/jit status`. */
