@@ -198,7 +198,9 @@ describe("a policy change cannot strand a live grant", () => {
     expect(unchanged.stdout).toContain("no active grant is stranded by it");
     expect(unchanged.code).toBe(0);
 
-    // A process that runs the changed policy anyway never revokes through the new target.
+    // A process that runs the changed policy anyway never revokes through the new target. The
+    // harness's own workers stop first, so the grant's own revocation cannot beat this one to it.
+    await h.app.stop();
     const changed = directDeps(h, policy(other.url));
     try {
       await h.db.grant.update({ where: { requestId: id }, data: { revokeRequestedAt: new Date() } });
