@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clickExtension, extend, extensionCardsOf } from "../support/extensions.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import { dmsTo, fileRequest, waitForStatus } from "../support/lifecycle.js";
+import { canLogIn, credentialsFrom } from "../support/pg-login.js";
 import { type PrivatePostgres, startPrivatePostgres } from "../support/private-postgres.js";
 import { waitFor } from "../support/wait.js";
 
@@ -31,25 +32,6 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function credentialsFrom(text: string): Record<string, string> {
-  return Object.fromEntries(
-    [...text.matchAll(/^(\w+): `?([^`\n]+)`?$/gm)].map((m) => [m[1] as string, m[2] as string]),
-  );
-}
-
-async function canLogIn(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query("SELECT 1");
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 describe("extending a postgres grant", () => {
   it("keeps the live session and accepts logins after the original expiry; ends at the new one", async () => {

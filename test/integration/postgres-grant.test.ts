@@ -2,6 +2,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, startHarness } from "../support/harness.js";
 import { dmsTo, fileRequest, waitForStatus } from "../support/lifecycle.js";
+import { canLogIn, credentialsFrom } from "../support/pg-login.js";
 import { type PrivatePostgres, startPrivatePostgres } from "../support/private-postgres.js";
 import { waitFor } from "../support/wait.js";
 
@@ -28,26 +29,6 @@ afterAll(async () => {
   await h?.stop();
   await target?.stop();
 });
-
-/** Reads `key: value` lines (values may be in backticks) from the grant DM. */
-function credentialsFrom(text: string): Record<string, string> {
-  return Object.fromEntries(
-    [...text.matchAll(/^(\w+): `?([^`\n]+)`?$/gm)].map((m) => [m[1] as string, m[2] as string]),
-  );
-}
-
-async function canLogIn(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query("SELECT 1");
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 describe("postgres provider, end to end through Slack", () => {
   it("DMs working credentials, then revokes them at expiry and ends open sessions", async () => {

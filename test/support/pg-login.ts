@@ -19,3 +19,24 @@ export async function login(url: string): Promise<pg.Client | undefined> {
     throw error;
   }
 }
+
+/** Reads `key: value` lines (values may be in backticks) from the grant DM. */
+export function credentialsFrom(text: string): Record<string, string> {
+  return Object.fromEntries(
+    [...text.matchAll(/^(\w+): `?([^`\n]+)`?$/gm)].map((m) => [m[1] as string, m[2] as string]),
+  );
+}
+
+/** True when `url` accepts a login and a query; false for any failure. */
+export async function canLogIn(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    await client.query("SELECT 1");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
