@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from "commander";
 import { lastWindow, summaryTitle } from "./app/audit-summary.js";
-import { explainWithSlack } from "./app/explain-policy.js";
 import { describeStrandedGrants, strandedGrantsIn } from "./app/stranded-grants.js";
 import { summaryPlainText } from "./app/summary-figures.js";
 import { ConfigError, explicitDatabaseUrl, loadEnv, loadEnvFor } from "./config/env.js";
@@ -10,6 +9,7 @@ import { policyJsonSchema } from "./config/policy-schema.js";
 import { parseDuration } from "./domain/duration.js";
 import { createLogger } from "./log.js";
 import { type Role, startJit } from "./main.js";
+import { explainWithSlack } from "./slack/policy-explain.js";
 import { exportAudit } from "./store/audit-export.js";
 import { readSummary } from "./store/audit-summary.js";
 import {

@@ -1,11 +1,7 @@
-import { WebClient } from "@slack/web-api";
-import { optionalBotToken } from "../config/env.js";
 import type { Policy, Resource } from "../config/policy.js";
 import { formatDuration } from "../domain/duration.js";
-import { createLogger } from "../log.js";
-import { ProviderPool } from "../providers/pool.js";
-import { boltLogger } from "../slack/bolt-logger.js";
-import { SlackDirectory } from "./directory.js";
+import type { ProviderPool } from "../providers/pool.js";
+import type { SlackDirectory } from "./directory.js";
 import { identitiesOf } from "./provider-context.js";
 
 export interface ExplainDeps {
@@ -93,30 +89,4 @@ async function membersText(deps: ExplainDeps, groupId: string): Promise<string> 
   const members = [...(await deps.directory.groupMembers(groupId))];
   if (deps.unresolved.has(groupId)) return "could not be resolved through Slack";
   return members.length ? members.join(", ") : "no members";
-}
-
-/** explainResource with its parts built from the environment: Slack when a bot token is set. */
-export async function explainWithSlack(
-  policy: Policy,
-  resource: Resource,
-  env: { SLACK_API_URL: string; DATABASE_URL: string },
-  userId?: string,
-): Promise<string[]> {
-  const token = optionalBotToken();
-  const unresolved = new Set<string>();
-  const client = token
-    ? new WebClient(token, {
-        slackApiUrl: env.SLACK_API_URL,
-        retryConfig: { retries: 0 },
-        logger: boltLogger(createLogger("silent")),
-      })
-    : null;
-  const directory = client ? new SlackDirectory(client, (groupId) => unresolved.add(groupId)) : null;
-  // Providers are built only to ask which identity they need: no connection is opened.
-  const providers = new ProviderPool(policy, env.DATABASE_URL);
-  try {
-    return await explainResource({ policy, providers, directory, unresolved }, resource, userId);
-  } finally {
-    await providers.close();
-  }
 }
